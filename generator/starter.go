@@ -1,0 +1,184 @@
+package generator
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/odbackup/odbackup/schema"
+)
+
+// StarterOptions are the flags of `odbackup init`.
+type StarterOptions struct {
+	Distribution string
+	Edition      string
+	Release      string
+	Site         string
+	Domain       string
+	Namespace    string
+}
+
+// MinimalPolicy is the smallest valid policy for the options: the fields
+// only a site can know, a target, and a decision on every optional store.
+// Its evaluation gives the defaults the starter writes out.
+func MinimalPolicy(o StarterOptions, cat *schema.Catalog) []byte {
+	var b strings.Builder
+	writeHead(&b, o)
+	writeTarget(&b, o)
+	fmt.Fprintf(&b, "snapshot: driver: %q\n", exampleCSIDriver)
+	b.WriteString("stores: {\n")
+	for _, app := range schema.DefaultApps(cat, o.Edition, o.Release) {
+		for _, st := range app.Stores {
+			if st.Status == schema.StatusUndecided {
+				fmt.Fprintf(&b, "\t%q: backup: true\n", st.ID)
+			}
+		}
+	}
+	b.WriteString("}\n")
+	return []byte(b.String())
+}
+
+// exampleCSIDriver is Ceph RBD, the driver of the public openDesk Edu site.
+const exampleCSIDriver = "rbd.csi.ceph.com"
+
+func writeHead(b *strings.Builder, o StarterOptions) {
+	fmt.Fprintf(b, "site:         %q\n", o.Site)
+	fmt.Fprintf(b, "distribution: %q\n", o.Distribution)
+	fmt.Fprintf(b, "edition:      %q\n", o.Edition)
+	fmt.Fprintf(b, "release:      %q\n", o.Release)
+	fmt.Fprintf(b, "namespace:    %q\n", o.Namespace)
+	fmt.Fprintf(b, "domain:       %q\n", o.Domain)
+}
+
+func writeTarget(b *strings.Builder, o StarterOptions) {
+	fmt.Fprintf(b, `targets: offsite: {
+	restic: {
+		repository: "s3:https://s3.example.org/opendesk-backup/%[1]s/restic"
+		passwordSecret: {name: "odbackup-restic", key: "password"}
+		s3Credentials: {
+			accessKeyID: {name: "odbackup-s3", key: "accessKeyID"}
+			secretAccessKey: {name: "odbackup-s3", key: "secretAccessKey"}
+		}
+	}
+	bucketMirror: {
+		endpoint: "https://s3.example.org"
+		bucket:   "opendesk-backup"
+		prefix:   "%[1]s/buckets"
+		credentials: {
+			accessKeyID: {name: "odbackup-s3", key: "accessKeyID"}
+			secretAccessKey: {name: "odbackup-s3", key: "secretAccessKey"}
+		}
+		encryption: {
+			passwordSecret: {name: "odbackup-rclone-crypt", key: "password"}
+			saltSecret: {name: "odbackup-rclone-crypt", key: "salt"}
+		}
+	}
+}
+`, o.Site)
+}
+
+// StarterPolicy writes the policy `odbackup init` prints: the minimal
+// policy's values with every default spelled out and commented.
+func StarterPolicy(o StarterOptions, site *schema.Site) []byte {
+	p := site.Policy
+	var b strings.Builder
+	fmt.Fprintf(&b, "// Backup policy of the openDesk site %q, written by `odbackup init`.\n", o.Site)
+	b.WriteString("// Check it with `odbackup vet site.cue`; build it with `odbackup build site.cue -o out/`.\n")
+	b.WriteString("// Every default is written out; delete what you do not change.\n\n")
+	writeHead(&b, o)
+	b.WriteString("\n// Where backups go. The Secrets must exist in the namespace; the policy only\n")
+	b.WriteString("// names them. S3 buckets are copied to bucketMirror, encrypted by rclone crypt.\n")
+	writeTarget(&b, o)
+
+	b.WriteString("\n// Apps, with openDesk's default enablement for this edition and release.\napps: {\n")
+	for _, app := range site.Apps {
+		if app.Extra || !contains(app.Editions, p.Edition) || !contains(app.Releases, site.ReleaseLine) {
+			continue
+		}
+		fmt.Fprintf(&b, "\t%s: deployed: %t // %s\n", label(app.ID), app.Deployed, app.Name)
+	}
+	b.WriteString("}\n\n// The storage table leaves these stores to the site (Backup: Optional).\nstores: {\n")
+	for _, app := range site.Apps {
+		for _, st := range app.Stores {
+			if st.Backup != "optional" || st.Status == schema.StatusOtherEdition || st.Status == schema.StatusOtherRelease {
+				continue
+			}
+			fmt.Fprintf(&b, "\t// %s: %s\n", st.Content, st.Reason)
+			backup := true
+			if st.Decision.Backup != nil {
+				backup = *st.Decision.Backup
+			}
+			fmt.Fprintf(&b, "\t%q: backup: %t\n", st.ID, backup)
+		}
+	}
+	b.WriteString("}\n\n")
+
+	fmt.Fprintf(&b, `// Jobs without their own schedule start inside this window, each at a
+// minute derived from its name.
+schedule: {
+	window: {start: %q, hours: %d}
+	timeZone: %q
+}
+
+// restic GFS retention per store.
+retention: {daily: %d, weekly: %d, monthly: %d}
+
+// CSI snapshots of PVCs. driver: see kubectl get csidrivers.
+snapshot: {
+	driver:              %q
+	className:           %q
+	deletionPolicy:      %q
+	keep:                %d
+	readyTimeoutSeconds: %d
+	parameters: {}
+}
+
+// restic maintenance per target: unlock, forget --prune, check.
+maintenance: {schedule: %q, readDataSubset: %q}
+
+// Where openDesk's shared services run; set host/port for external ones.
+services: {
+	postgresql: version: %d
+	s3: {endpoint: %q, region: %q, pathStyle: %t}
+}
+
+images: {
+	restic:    %q
+	mariadb:   %q
+	rclone:    %q
+	kubectl:   %q
+	busybox:   %q
+	redis:     %q
+	cassandra: %q
+}
+
+resources: {
+	requests: {cpu: %q, memory: %q}
+	limits: memory: %q
+}
+`, p.Schedule.Window.Start, p.Schedule.Window.Hours, p.Schedule.TimeZone,
+		p.Retention.Daily, p.Retention.Weekly, p.Retention.Monthly,
+		p.Snapshot.Driver, p.Snapshot.ClassName, p.Snapshot.DeletionPolicy, p.Snapshot.Keep, p.Snapshot.ReadyTimeoutSeconds,
+		p.Maintenance.Schedule, p.Maintenance.ReadDataSubset,
+		p.Services.PostgreSQL.Version, p.Services.S3.Endpoint, p.Services.S3.Region, p.Services.S3.PathStyle,
+		p.Images.Restic, p.Images.MariaDB, p.Images.Rclone, p.Images.Kubectl, p.Images.Busybox, p.Images.Redis, p.Images.Cassandra,
+		p.Resources.Requests.CPU, p.Resources.Requests.Memory, p.Resources.Limits.Memory)
+	return []byte(b.String())
+}
+
+// label quotes a CUE label when it is not a plain identifier.
+func label(s string) string {
+	if strings.Contains(s, "-") {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,417 @@
+package schema
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/token"
+	"github.com/agnivade/levenshtein"
+	"github.com/robfig/cron/v3"
+)
+
+// checker runs the rules that need the catalog: ids, editions, releases,
+// decisions, targets and schedules. CUE checks the shape; these rules check
+// meaning, and say why in the words of the storage table.
+type checker struct {
+	s      *Schema
+	user   cue.Value // the user's file alone: positions
+	merged cue.Value // the user's file unified with #Policy: values and defaults
+	start  token.Pos
+
+	catalog     *Catalog
+	edition     string
+	releaseLine string
+	release     string
+	extra       map[string]*App
+	apps        map[string]AppPolicy
+	stores      map[string]StorePolicy
+	services    Services
+
+	problems Problems
+}
+
+func (c *checker) resolution() resolution {
+	return resolution{catalog: c.catalog, extra: c.extra, edition: c.edition, releaseLine: c.releaseLine,
+		apps: c.apps, stores: c.stores, services: c.services}
+}
+
+// report adds a problem about the field at path, positioned where the user
+// wrote it, or at the start of the file if they did not.
+func (c *checker) report(path cue.Path, format string, args ...any) {
+	pos := c.user.LookupPath(path).Pos()
+	if !pos.IsValid() {
+		pos = c.start
+	}
+	c.problems = append(c.problems, Problem{Path: path.String(), Msg: fmt.Sprintf(format, args...), Pos: []token.Pos{pos}})
+}
+
+// decode fills dst from the merged value at path when that part is valid;
+// rules that need it are skipped otherwise (CUE reports what is wrong).
+func (c *checker) decode(path string, dst any) bool {
+	v := c.merged.LookupPath(cue.ParsePath(path))
+	if !v.Exists() || v.Validate(cue.Concrete(true)) != nil {
+		return false
+	}
+	return v.Decode(dst) == nil
+}
+
+// decodeEach decodes every field of a struct on its own, so that one bad
+// entry (reported by CUE) does not hide the rules' findings on the others.
+func decodeEach[T any](v cue.Value) map[string]T {
+	out := map[string]T{}
+	it, err := v.Fields()
+	if err != nil {
+		return out
+	}
+	for it.Next() {
+		var t T
+		if it.Value().Decode(&t) == nil {
+			out[unquote(it.Selector().String())] = t
+		}
+	}
+	return out
+}
+
+func (c *checker) run() {
+	var distribution string
+	if c.decode("distribution", &distribution) {
+		c.catalog = c.s.catalogs[distribution]
+	}
+	c.decode("edition", &c.edition)
+	if c.decode("release", &c.release) {
+		c.releaseLine = ReleaseLine(c.release)
+	}
+	c.decode("services", &c.services)
+	if !c.decode("extraApps", &c.extra) {
+		c.extra = nil
+	}
+	for id, app := range c.extra {
+		fillAppIDs(id, app)
+	}
+	c.apps = decodeEach[AppPolicy](c.user.LookupPath(cue.ParsePath("apps")))
+	c.stores = decodeEach[StorePolicy](c.user.LookupPath(cue.ParsePath("stores")))
+	c.checkSchedules()
+	if c.catalog == nil {
+		return // CUE reports the invalid distribution
+	}
+	c.checkExtraApps()
+	c.checkAppIDs()
+	c.checkStoreIDs()
+	if c.edition == "" || c.releaseLine == "" {
+		return // CUE reports the invalid edition or release
+	}
+	site := c.resolution().resolveApps()
+	c.checkDecisions(site)
+	c.checkTargets(site)
+}
+
+func (c *checker) checkExtraApps() {
+	for _, id := range sortedKeys(c.extra) {
+		if _, dup := c.catalog.Apps[id]; dup {
+			c.report(cue.MakePath(cue.Str("extraApps"), cue.Str(id)),
+				"app %q is already in the %s catalog; give the site's own app another id", id, c.catalog.Distribution)
+		}
+	}
+}
+
+// app finds an app of the catalog or of the site's extras.
+func (c *checker) app(id string) *App {
+	if a := c.catalog.Apps[id]; a != nil {
+		return a
+	}
+	return c.extra[id]
+}
+
+func (c *checker) allAppIDs() []string {
+	ids := c.catalog.AppIDs()
+	ids = append(ids, sortedKeys(c.extra)...)
+	sort.Strings(ids)
+	return ids
+}
+
+// unknownApp explains an app id the site's distribution does not have.
+func (c *checker) unknownApp(path cue.Path, id string) {
+	if r, ok := c.catalog.Replaced[id]; ok {
+		c.report(path, "%s has no app %q: it is replaced by %s (%s)", c.catalog.Distribution, id, r.By, r.Reason)
+		return
+	}
+	c.report(path, "unknown app %q%s", id, suggest(id, c.allAppIDs()))
+}
+
+func (c *checker) checkAppIDs() {
+	it, err := c.user.LookupPath(cue.ParsePath("apps")).Fields()
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		id := unquote(it.Selector().String())
+		path := cue.MakePath(cue.Str("apps"), cue.Str(id))
+		app := c.app(id)
+		switch {
+		case app == nil:
+			c.unknownApp(path, id)
+		case c.edition != "" && !slices.Contains(app.Editions, c.edition):
+			c.report(path, "%s exists only in openDesk %s; this site's edition is %q", app.Name, editionNames(app.Editions), c.edition)
+		case c.releaseLine != "" && !slices.Contains(app.Releases, c.releaseLine):
+			c.report(path, "%s exists only in openDesk %s; this site runs %s", app.Name, strings.Join(app.Releases, ", "), c.release)
+		}
+	}
+}
+
+func (c *checker) checkStoreIDs() {
+	it, err := c.user.LookupPath(cue.ParsePath("stores")).Fields()
+	if err != nil {
+		return
+	}
+	for it.Next() {
+		id := unquote(it.Selector().String())
+		path := cue.MakePath(cue.Str("stores"), cue.Str(id))
+		appID, kind, name, ok := SplitStoreID(id)
+		if !ok {
+			continue // CUE reports the malformed id
+		}
+		app := c.app(appID)
+		if app == nil {
+			c.unknownApp(path, appID)
+			continue
+		}
+		st := app.Stores[kind+"/"+name]
+		if st == nil {
+			var ids []string
+			for _, s := range app.SortedStores() {
+				ids = append(ids, s.ID)
+			}
+			c.report(path, "unknown store %q%s", id, suggest(id, ids))
+			continue
+		}
+		switch {
+		case c.edition != "" && !slices.Contains(st.Editions, c.edition):
+			c.report(path, "store exists only in openDesk %s (%s); this site's edition is %q and cannot configure it",
+				editionNames(st.Editions), st.Content, c.edition)
+		case c.releaseLine != "" && !slices.Contains(st.Releases, c.releaseLine):
+			c.report(path, "store exists only in openDesk %s (%s); this site runs %s",
+				strings.Join(st.Releases, ", "), st.Content, c.release)
+		}
+	}
+}
+
+// checkDecisions enforces the storage table's Backup column.
+func (c *checker) checkDecisions(site []*SiteApp) {
+	for _, app := range site {
+		for _, st := range app.Stores {
+			if st.Status == StatusOtherEdition || st.Status == StatusOtherRelease {
+				continue // reported by checkStoreIDs when configured
+			}
+			path := cue.MakePath(cue.Str("stores"), cue.Str(st.ID))
+			d := st.Decision
+			switch st.Backup {
+			case "never":
+				if d.Backup != nil && *d.Backup {
+					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("backup")),
+						"%s is never backed up (%s): %s", st.ID, st.Content, st.Reason)
+				}
+				if d.Waiver != nil {
+					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("waiver")),
+						"a waiver is only for required stores; %s is never backed up (%s)", st.ID, st.Reason)
+				}
+			case "optional":
+				if d.Waiver != nil {
+					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("waiver")),
+						"a waiver is only for required stores; leave out the optional store %s with backup: false", st.ID)
+				}
+				if st.Status == StatusUndecided {
+					c.reportMissing(path, cue.ParsePath("stores"), "optional store of a deployed app needs a decision: set backup: true or backup: false (%s; %s)", st.Content, st.Reason)
+				}
+			case "required":
+				switch {
+				case st.Status == StatusUnprotected:
+					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("backup")),
+						"%s is required (%s): it can only go without backup with a waiver {reason, expires}", st.ID, st.Content)
+				case d.Waiver != nil && d.Backup != nil && *d.Backup:
+					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("waiver")),
+						"backup: true and a waiver contradict each other; remove one")
+				}
+			}
+			if st.Status == StatusBackup && st.Kind == "pvc" && isPattern(st.Connection.Claim) {
+				c.report(path, "claim %q is a pattern; a PVC store that is backed up needs one claim name", st.Connection.Claim)
+			}
+		}
+	}
+}
+
+// reportMissing positions a problem about a field the user did not write at
+// the enclosing block if it exists, else at the start of the file.
+func (c *checker) reportMissing(path, enclosing cue.Path, format string, args ...any) {
+	pos := c.user.LookupPath(path).Pos()
+	if !pos.IsValid() {
+		pos = c.user.LookupPath(enclosing).Pos()
+	}
+	if !pos.IsValid() {
+		pos = c.start
+	}
+	c.problems = append(c.problems, Problem{Path: path.String(), Msg: fmt.Sprintf(format, args...), Pos: []token.Pos{pos}})
+}
+
+func isPattern(claim string) bool { return strings.ContainsAny(claim, "*<>/") }
+
+// checkTargets makes sure every store that is backed up has somewhere to go.
+func (c *checker) checkTargets(site []*SiteApp) {
+	var targets map[string]Target
+	if !c.decode("targets", &targets) {
+		return
+	}
+	var defaultTarget string
+	c.decode("defaultTarget", &defaultTarget)
+	names := sortedKeys(targets)
+	if _, ok := targets[defaultTarget]; defaultTarget != "" && !ok {
+		c.report(cue.ParsePath("defaultTarget"), "unknown target %q%s", defaultTarget, suggest(defaultTarget, names))
+		return
+	}
+	if defaultTarget == "" && len(targets) == 1 {
+		defaultTarget = names[0]
+	}
+	for id, a := range c.apps {
+		if a.Target != "" && !slices.Contains(names, a.Target) {
+			c.report(cue.MakePath(cue.Str("apps"), cue.Str(id), cue.Str("target")), "unknown target %q%s", a.Target, suggest(a.Target, names))
+		}
+	}
+	for id, s := range c.stores {
+		if s.Target != "" && !slices.Contains(names, s.Target) {
+			c.report(cue.MakePath(cue.Str("stores"), cue.Str(id), cue.Str("target")), "unknown target %q%s", s.Target, suggest(s.Target, names))
+		}
+	}
+	var snapshotDriver string
+	c.decode("snapshot.driver", &snapshotDriver)
+	needsDriver := ""
+	for _, app := range site {
+		for _, st := range app.Stores {
+			if st.Status != StatusBackup {
+				continue
+			}
+			if st.Kind == "pvc" {
+				if needsDriver == "" {
+					needsDriver = st.ID
+				}
+				continue
+			}
+			name := st.Decision.Target
+			if name == "" {
+				name = app.Settings.Target
+			}
+			if name == "" {
+				name = defaultTarget
+			}
+			if name == "" {
+				if len(targets) == 0 {
+					c.reportMissing(cue.ParsePath("targets"), cue.ParsePath("targets"), "%s is backed up, but no target is defined: add targets: <name>: restic: {repository, passwordSecret}", st.ID)
+				} else {
+					c.reportMissing(cue.ParsePath("defaultTarget"), cue.ParsePath("targets"), "several targets are defined; set defaultTarget to one of %s", strings.Join(names, ", "))
+				}
+				return
+			}
+			t, ok := targets[name]
+			if !ok {
+				return // reported above
+			}
+			if st.Kind == "s3" && t.BucketMirror == nil {
+				c.report(cue.MakePath(cue.Str("targets"), cue.Str(name)),
+					"%s is backed up to target %q, which has no bucketMirror: buckets are copied, encrypted by rclone crypt, to bucketMirror {endpoint, bucket, credentials, encryption}", st.ID, name)
+			}
+		}
+	}
+	for _, name := range names {
+		t := targets[name]
+		if strings.HasPrefix(t.Restic.Repository, "s3:") && t.Restic.S3Credentials == nil {
+			c.report(cue.MakePath(cue.Str("targets"), cue.Str(name), cue.Str("restic")),
+				"an s3: repository needs s3Credentials {accessKeyID, secretAccessKey} (Secret references)")
+		}
+	}
+	if needsDriver != "" && snapshotDriver == "" {
+		c.reportMissing(cue.ParsePath("snapshot.driver"), cue.ParsePath("snapshot"),
+			"%s and other PVCs are backed up by CSI snapshots: set snapshot.driver to the CSI driver of the site's volumes (kubectl get csidrivers)", needsDriver)
+	}
+}
+
+// cronParser accepts exactly what Kubernetes accepts for CronJob schedules:
+// Kubernetes validates them with the same library and options.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+func (c *checker) checkSchedules() {
+	check := func(path cue.Path) {
+		v := c.user.LookupPath(path)
+		s, err := v.String()
+		if err != nil {
+			return
+		}
+		if msg := cronProblem(s); msg != "" {
+			c.report(path, "%s", msg)
+		}
+	}
+	check(cue.ParsePath("maintenance.schedule"))
+	for _, block := range []string{"apps", "stores"} {
+		it, err := c.user.LookupPath(cue.ParsePath(block)).Fields()
+		if err != nil {
+			continue
+		}
+		for it.Next() {
+			check(cue.MakePath(cue.Str(block), cue.Str(unquote(it.Selector().String())), cue.Str("schedule")))
+		}
+	}
+}
+
+// cronProblem explains why s is not a Kubernetes CronJob schedule, or
+// returns "".
+func cronProblem(s string) string {
+	fields := strings.Fields(s)
+	switch {
+	case strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ="):
+		return fmt.Sprintf("invalid schedule %q: Kubernetes rejects time zones in the schedule; set schedule.timeZone instead", s)
+	case len(fields) == 6:
+		return fmt.Sprintf("invalid schedule %q: it has 6 fields, but Kubernetes CronJobs have no seconds field; use 5 fields: minute hour day-of-month month day-of-week (drop the first)", s)
+	}
+	if _, err := cronParser.Parse(s); err != nil {
+		return fmt.Sprintf("invalid schedule %q: %v; use 5 fields: minute hour day-of-month month day-of-week", s, err)
+	}
+	return ""
+}
+
+func editionNames(eds []string) string {
+	names := make([]string, len(eds))
+	for i, e := range eds {
+		names[i] = strings.ToUpper(e)
+	}
+	return strings.Join(names, " and ")
+}
+
+// suggest returns "; did you mean X?" for the closest of candidates, or a
+// list of what is allowed when nothing is close.
+func suggest(got string, candidates []string) string {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := levenshtein.ComputeDistance(strings.ToLower(got), strings.ToLower(c))
+		if best == "" || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	limit := max(2, len(got)/4)
+	switch {
+	case best != "" && bestDist <= limit:
+		return fmt.Sprintf("; did you mean %q?", best)
+	case len(candidates) == 0:
+		return ""
+	default:
+		return "; allowed: " + strings.Join(candidates, ", ")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

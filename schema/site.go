@@ -1,0 +1,236 @@
+package schema
+
+import (
+	"regexp"
+	"slices"
+	"sort"
+)
+
+// Status is what a site does with one store of the catalog.
+type Status string
+
+// The statuses, from "protected" to "does not exist here".
+const (
+	StatusBackup       Status = "backup"        // backed up by a generated job
+	StatusWaived       Status = "waived"        // required, left out by a waiver
+	StatusOptedOut     Status = "opted-out"     // optional, the site said no
+	StatusUndecided    Status = "undecided"     // optional, no decision yet (invalid)
+	StatusUnprotected  Status = "unprotected"   // required, backup: false without waiver (invalid)
+	StatusNever        Status = "never"         // the catalog says it needs no backup
+	StatusNotDeployed  Status = "not-deployed"  // its app is off at this site
+	StatusOtherEdition Status = "other-edition" // exists in the other edition only
+	StatusOtherRelease Status = "other-release" // does not exist in the site's release
+)
+
+// Site is a validated policy with everything the generator needs resolved:
+// which apps run, and what happens to each store.
+type Site struct {
+	// File is the policy's file name as given on the command line.
+	File    string
+	Policy  *Policy
+	Catalog *Catalog
+	// ReleaseLine is the policy's release without the patch: "v1.17".
+	ReleaseLine string
+	// Apps are the catalog's apps followed by the site's extra apps, each
+	// group sorted by id.
+	Apps []*SiteApp
+}
+
+// SiteApp is an app as this site has it.
+type SiteApp struct {
+	*App
+	// Extra marks an app the site defined itself.
+	Extra bool
+	// Deployed is false when the app is off at the site, or does not exist
+	// in its edition or release.
+	Deployed bool
+	Settings AppPolicy
+	Stores   []*SiteStore
+	// Workloads are the app's workloads in the site's edition and release.
+	Workloads []Workload
+}
+
+// SiteStore is a catalog store with the site's decision applied and its
+// connection resolved (catalog defaults, then site-wide services, then the
+// store's own overrides).
+type SiteStore struct {
+	*Store
+	Status   Status
+	Decision StorePolicy
+}
+
+// ReleaseLine returns "v1.17" for "v1.17" and "v1.17.2"; "" if invalid.
+func ReleaseLine(release string) string {
+	m := releaseRE.FindStringSubmatch(release)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+var releaseRE = regexp.MustCompile(`^(v1\.(?:17|18|19))(?:\.(?:0|[1-9][0-9]*))?$`)
+
+// resolution is what classify needs to know about a site.
+type resolution struct {
+	catalog     *Catalog
+	extra       map[string]*App
+	edition     string
+	releaseLine string
+	apps        map[string]AppPolicy
+	stores      map[string]StorePolicy
+	services    Services
+}
+
+// resolveApps classifies every store of the catalog and the extra apps. It
+// is shared by validation (which reports undecided and unprotected stores)
+// and by Evaluate (which hands the result to the generator).
+func (r resolution) resolveApps() []*SiteApp {
+	var out []*SiteApp
+	add := func(app *App, extra bool) {
+		sa := &SiteApp{App: app, Extra: extra, Settings: r.apps[app.ID]}
+		applies := slices.Contains(app.Editions, r.edition) && slices.Contains(app.Releases, r.releaseLine)
+		deployed := app.EnabledByDefault || extra
+		if d := sa.Settings.Deployed; d != nil {
+			deployed = *d
+		}
+		sa.Deployed = applies && deployed
+		for _, w := range app.Workloads {
+			if slices.Contains(w.Editions, r.edition) && slices.Contains(w.Releases, r.releaseLine) {
+				sa.Workloads = append(sa.Workloads, w)
+			}
+		}
+		for _, st := range app.SortedStores() {
+			decision := r.stores[st.ID]
+			// a copy: catalog stores are shared by every site of a batch.
+			resolved := *st
+			resolved.Connection = resolveConnection(st, r.services, decision.Connection)
+			ss := &SiteStore{Store: &resolved, Decision: decision}
+			ss.Status = r.classify(st, sa.Deployed, decision)
+			sa.Stores = append(sa.Stores, ss)
+		}
+		out = append(out, sa)
+	}
+	if r.catalog != nil {
+		for _, id := range r.catalog.AppIDs() {
+			add(r.catalog.Apps[id], false)
+		}
+	}
+	extraIDs := make([]string, 0, len(r.extra))
+	for id := range r.extra {
+		extraIDs = append(extraIDs, id)
+	}
+	sort.Strings(extraIDs)
+	for _, id := range extraIDs {
+		add(r.extra[id], true)
+	}
+	return out
+}
+
+func (r resolution) classify(st *Store, deployed bool, d StorePolicy) Status {
+	switch {
+	case !slices.Contains(st.Editions, r.edition):
+		return StatusOtherEdition
+	case !slices.Contains(st.Releases, r.releaseLine):
+		return StatusOtherRelease
+	case !deployed:
+		return StatusNotDeployed
+	}
+	switch st.Backup {
+	case "never":
+		return StatusNever
+	case "optional":
+		switch {
+		case d.Backup == nil:
+			return StatusUndecided
+		case *d.Backup:
+			return StatusBackup
+		default:
+			return StatusOptedOut
+		}
+	default: // required
+		switch {
+		case d.Waiver != nil:
+			return StatusWaived
+		case d.Backup != nil && !*d.Backup:
+			return StatusUnprotected
+		default:
+			return StatusBackup
+		}
+	}
+}
+
+// resolveConnection applies the site's service and store overrides to a
+// store's catalog connection.
+func resolveConnection(st *Store, services Services, override *Connection) Connection {
+	c := st.Connection
+	var hp HostPort
+	switch st.Kind {
+	case "postgresql":
+		hp = services.PostgreSQL.HostPort
+	case "mariadb":
+		hp = services.MariaDB
+	case "redis":
+		hp = services.Redis
+	case "cassandra":
+		hp = services.Cassandra
+	}
+	if hp.Host != "" {
+		c.Host = hp.Host
+	}
+	if hp.Port != 0 {
+		c.Port = hp.Port
+	}
+	if o := override; o != nil {
+		setIf(&c.Host, o.Host)
+		if o.Port != 0 {
+			c.Port = o.Port
+		}
+		setIf(&c.Database, o.Database)
+		setIf(&c.User, o.User)
+		setIf(&c.Bucket, o.Bucket)
+		setIf(&c.AccessKeyID, o.AccessKeyID)
+		setIf(&c.Claim, o.Claim)
+		setIf(&c.Workload, o.Workload)
+		setIf(&c.Pod, o.Pod)
+		setIf(&c.Name, o.Name)
+		if o.PasswordSecret != nil {
+			c.PasswordSecret = o.PasswordSecret
+		}
+		if o.SecretKeySecret != nil {
+			c.SecretKeySecret = o.SecretKeySecret
+		}
+	}
+	return c
+}
+
+func setIf(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+// App returns the site's app by id, or nil.
+func (s *Site) App(id string) *SiteApp {
+	for _, a := range s.Apps {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
+}
+
+// Stores returns every store of the site in app order.
+func (s *Site) Stores() []*SiteStore {
+	var out []*SiteStore
+	for _, a := range s.Apps {
+		out = append(out, a.Stores...)
+	}
+	return out
+}
+
+// DefaultApps resolves a catalog for an edition and release with openDesk's
+// default enablement and no decisions: optional stores of deployed apps are
+// StatusUndecided. `odbackup init` starts from it.
+func DefaultApps(cat *Catalog, edition, release string) []*SiteApp {
+	return resolution{catalog: cat, edition: edition, releaseLine: ReleaseLine(release)}.resolveApps()
+}
