@@ -34,6 +34,7 @@ type App struct {
 	EnabledByDefault bool              `json:"enabledByDefault"`
 	Bundled          bool              `json:"bundled"`
 	HelmReleases     []string          `json:"helmReleases"`
+	DefaultRelease   string            `json:"defaultRelease"`
 	Tier             string            `json:"tier"`
 	Order            int               `json:"order"`
 	Workloads        []Workload        `json:"workloads"`

@@ -157,6 +157,9 @@ func (c *checker) checkAppIDs() {
 			c.report(path, "%s exists only in openDesk %s; this site's edition is %q", app.Name, editionNames(app.Editions), c.edition)
 		case c.releaseLine != "" && !slices.Contains(app.Releases, c.releaseLine):
 			c.report(path, "%s exists only in openDesk %s; this site runs %s", app.Name, strings.Join(app.Releases, ", "), c.release)
+		case c.apps[id].ReleaseName != "" && app.DefaultRelease == "":
+			c.report(cue.MakePath(cue.Str("apps"), cue.Str(id), cue.Str("releaseName")),
+				"%s does not name its objects after its Helm release; releaseName only applies to apps whose catalog entry has a defaultRelease", app.Name)
 		}
 	}
 }

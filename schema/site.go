@@ -2,6 +2,7 @@ package schema
 
 import (
 	"regexp"
+	"strings"
 	"slices"
 	"sort"
 )
@@ -87,7 +88,13 @@ type resolution struct {
 func (r resolution) resolveApps() []*SiteApp {
 	var out []*SiteApp
 	add := func(app *App, extra bool) {
-		sa := &SiteApp{App: app, Extra: extra, Settings: r.apps[app.ID]}
+		settings := r.apps[app.ID]
+		release := settings.ReleaseName
+		if release == "" {
+			release = app.DefaultRelease
+		}
+		app = app.withRelease(release)
+		sa := &SiteApp{App: app, Extra: extra, Settings: settings}
 		applies := slices.Contains(app.Editions, r.edition) && slices.Contains(app.Releases, r.releaseLine)
 		deployed := app.EnabledByDefault || extra
 		if d := sa.Settings.Deployed; d != nil {
@@ -233,4 +240,49 @@ func (s *Site) Stores() []*SiteStore {
 // StatusUndecided. `odbackup init` starts from it.
 func DefaultApps(cat *Catalog, edition, release string) []*SiteApp {
 	return resolution{catalog: cat, edition: edition, releaseLine: ReleaseLine(release)}.resolveApps()
+}
+
+// withRelease returns the app with "{release}" in its names replaced by
+// release; apps whose names do not depend on a release are returned as is.
+func (a *App) withRelease(release string) *App {
+	if a.DefaultRelease == "" {
+		return a
+	}
+	x := func(s string) string { return strings.ReplaceAll(s, "{release}", release) }
+	cp := *a
+	cp.HelmReleases = mapStrings(a.HelmReleases, x)
+	cp.Workloads = make([]Workload, len(a.Workloads))
+	for i, w := range a.Workloads {
+		w.Name = x(w.Name)
+		cp.Workloads[i] = w
+	}
+	cp.Verify = make([]Check, len(a.Verify))
+	for i, c := range a.Verify {
+		if c.Exec != nil {
+			e := *c.Exec
+			e.Workload = x(e.Workload)
+			c.Exec = &e
+		}
+		c.HTTPGet = x(c.HTTPGet)
+		cp.Verify[i] = c
+	}
+	cp.Stores = make(map[string]*Store, len(a.Stores))
+	for k, st := range a.Stores {
+		s := *st
+		s.Identifier = x(s.Identifier)
+		c := &s.Connection
+		for _, f := range []*string{&c.Host, &c.Database, &c.Bucket, &c.Claim, &c.Workload, &c.Pod, &c.Name} {
+			*f = x(*f)
+		}
+		cp.Stores[k] = &s
+	}
+	return &cp
+}
+
+func mapStrings(in []string, f func(string) string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
 }
