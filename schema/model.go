@@ -8,12 +8,17 @@ import (
 // Catalog is one distribution's applications and data stores, decoded from
 // the embedded CUE catalog.
 type Catalog struct {
-	Distribution string                 `json:"distribution"`
-	Title        string                 `json:"title"`
-	Source       string                 `json:"source"`
-	Releases     []string               `json:"releases"`
-	Apps         map[string]*App        `json:"apps"`
-	Replaced     map[string]Replacement `json:"replaced,omitempty"`
+	Distribution string   `json:"distribution"`
+	Title        string   `json:"title"`
+	Source       string   `json:"source"`
+	Releases     []string `json:"releases"`
+	// Editions are the openDesk editions a site of the distribution may run.
+	Editions []string `json:"editions"`
+	// BuiltOn says what a derived distribution is built on ("openDesk Edu
+	// is built on openDesk CE v1.17"); empty for upstream openDesk.
+	BuiltOn  string                 `json:"builtOn,omitempty"`
+	Apps     map[string]*App        `json:"apps"`
+	Replaced map[string]Replacement `json:"replaced,omitempty"`
 }
 
 // Replacement says which app of the base distribution a distribution swaps

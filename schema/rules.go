@@ -97,6 +97,7 @@ func (c *checker) run() {
 	if c.catalog == nil {
 		return // CUE reports the invalid distribution
 	}
+	c.checkDistribution()
 	c.checkExtraApps()
 	c.checkAppIDs()
 	c.checkStoreIDs()
@@ -106,6 +107,29 @@ func (c *checker) run() {
 	site := c.resolution().resolveApps()
 	c.checkDecisions(site)
 	c.checkTargets(site)
+}
+
+// checkDistribution keeps a site to the editions and releases its
+// distribution is built on: openDesk Edu exists for openDesk CE v1.17 only.
+// A site outside them has no catalog to be checked against, so the rules
+// that depend on the edition or release are skipped, as when CUE reports an
+// invalid one.
+func (c *checker) checkDistribution() {
+	builtOn := c.catalog.BuiltOn
+	if builtOn == "" {
+		builtOn = fmt.Sprintf("the %s distribution exists for openDesk %s, releases %s",
+			c.catalog.Distribution, editionNames(c.catalog.Editions), strings.Join(c.catalog.Releases, ", "))
+	}
+	if c.edition != "" && !slices.Contains(c.catalog.Editions, c.edition) {
+		c.report(cue.ParsePath("edition"), "%s; this site's edition is %q, which the %s distribution does not have (allowed: %s)",
+			builtOn, c.edition, c.catalog.Distribution, strings.Join(c.catalog.Editions, ", "))
+		c.edition = ""
+	}
+	if c.releaseLine != "" && !slices.Contains(c.catalog.Releases, c.releaseLine) {
+		c.report(cue.ParsePath("release"), "%s; this site runs %s, which the %s distribution does not support (allowed: %s)",
+			builtOn, c.release, c.catalog.Distribution, strings.Join(c.catalog.Releases, ", "))
+		c.releaseLine = ""
+	}
 }
 
 func (c *checker) checkExtraApps() {
