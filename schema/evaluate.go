@@ -53,6 +53,13 @@ func (s *Schema) Evaluate(filename string, src []byte) (*Site, error) {
 	if err := merged.Decode(&p); err != nil {
 		return nil, s.fromCUE(err, merged, start)
 	}
+	// Resolve from the policy with its defaults, not from the raw file the
+	// rules looked at.
+	c.apps, c.stores, c.services = p.Apps, p.Stores, p.Services
+	c.extra = p.ExtraApps
+	for id, app := range c.extra {
+		fillAppIDs(id, app)
+	}
 	return &Site{
 		File:        filename,
 		Policy:      &p,

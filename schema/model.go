@@ -91,6 +91,15 @@ type Store struct {
 	Confidence string       `json:"confidence"`
 	Restore    StoreRestore `json:"restore"`
 	Connection Connection   `json:"connection"`
+	Export     *Export      `json:"export,omitempty"`
+}
+
+// Export is a logical export taken by a command in a running pod.
+type Export struct {
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+	Command   string `json:"command"`
+	Filename  string `json:"filename"`
 }
 
 // StoreRestore is what a runbook must say about a store beyond its method.
@@ -114,6 +123,8 @@ type Connection struct {
 	Workload        string        `json:"workload,omitempty"`
 	Keyspace        string        `json:"keyspace,omitempty"`
 	Pod             string        `json:"pod,omitempty"`
+	Container       string        `json:"container,omitempty"`
+	DataDir         string        `json:"dataDir,omitempty"`
 	Name            string        `json:"name,omitempty"`
 }
 

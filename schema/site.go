@@ -2,9 +2,9 @@ package schema
 
 import (
 	"regexp"
-	"strings"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Status is what a site does with one store of the catalog.
@@ -199,6 +199,8 @@ func resolveConnection(st *Store, services Services, override *Connection) Conne
 		setIf(&c.Claim, o.Claim)
 		setIf(&c.Workload, o.Workload)
 		setIf(&c.Pod, o.Pod)
+		setIf(&c.Container, o.Container)
+		setIf(&c.DataDir, o.DataDir)
 		setIf(&c.Name, o.Name)
 		if o.PasswordSecret != nil {
 			c.PasswordSecret = o.PasswordSecret
@@ -273,6 +275,11 @@ func (a *App) withRelease(release string) *App {
 		c := &s.Connection
 		for _, f := range []*string{&c.Host, &c.Database, &c.Bucket, &c.Claim, &c.Workload, &c.Pod, &c.Name} {
 			*f = x(*f)
+		}
+		if s.Export != nil {
+			e := *s.Export
+			e.Pod = x(e.Pod)
+			s.Export = &e
 		}
 		cp.Stores[k] = &s
 	}

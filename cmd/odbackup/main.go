@@ -73,7 +73,7 @@ type command struct {
 
 var commands = []command{
 	{"vet", "check site policies against the schema and the catalog", runVet},
-	// {"build", "write manifests, runbooks and coverage for site policies", runBuild},
+	{"build", "write manifests, runbooks and coverage for site policies", runBuild},
 	// {"coverage", "report what a policy backs up, or what a change does to that", runCoverage},
 	// {"docs", "export the runbooks and coverage reports as a static site", runDocs},
 	{"catalog", "print the catalog of openDesk's data stores", runCatalog},
@@ -165,6 +165,15 @@ func (e *env) evaluate(path string) (*schema.Site, error) {
 	return site, nil
 }
 
+// printError prints problems with positions, anything else as one line.
+func (e *env) printError(err error) {
+	if ps, ok := schema.AsProblems(err); ok {
+		ps.Print(e.stderr, e.cwd)
+		return
+	}
+	fmt.Fprintf(e.stderr, "odbackup: %v\n", err)
+}
+
 // evaluateAll checks every policy and prints every problem of every file;
 // it fails if any file has one.
 func (e *env) evaluateAll(paths []string) ([]*schema.Site, error) {
@@ -174,11 +183,7 @@ func (e *env) evaluateAll(paths []string) ([]*schema.Site, error) {
 		site, err := e.evaluate(p)
 		if err != nil {
 			failed = true
-			if ps, ok := schema.AsProblems(err); ok {
-				ps.Print(e.stderr, e.cwd)
-			} else {
-				fmt.Fprintf(e.stderr, "odbackup: %v\n", err)
-			}
+			e.printError(err)
 			continue
 		}
 		sites[i] = site

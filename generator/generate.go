@@ -1,0 +1,126 @@
+package generator
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/odbackup/odbackup/schema"
+)
+
+// Tree is a generated output folder: slash-separated relative paths to file
+// contents. It is written or compared as a whole.
+type Tree map[string][]byte
+
+// Paths returns the tree's paths, sorted.
+func (t Tree) Paths() []string { return sortedKeys(t) }
+
+// add stores a file; a second write to the same path is a bug in the
+// generator, never silently resolved.
+func (t Tree) add(p string, data []byte) error {
+	if _, dup := t[p]; dup {
+		return fmt.Errorf("generator wrote %s twice", p)
+	}
+	t[p] = data
+	return nil
+}
+
+// generation carries what emitting one site needs.
+type generation struct {
+	plan *Plan
+	err  error
+}
+
+// Generate plans a site and emits every file of its output folder (the
+// folder itself is named after the site; paths are relative to it).
+func Generate(site *schema.Site) (Tree, error) {
+	plan, err := NewPlan(site)
+	if err != nil {
+		return nil, err
+	}
+	return Emit(plan)
+}
+
+// Emit renders a plan into files.
+func Emit(plan *Plan) (Tree, error) {
+	g := &generation{plan: plan}
+	tree := Tree{}
+	var resources []string
+	put := func(p string, objs ...any) {
+		if g.err == nil {
+			g.err = tree.add(p, g.yaml(objs...))
+			resources = append(resources, p)
+		}
+	}
+	pol := plan.Site.Policy
+	if plan.usesSnapshots() {
+		put(path.Join("snapshotclass", pol.Snapshot.ClassName+".yaml"), g.snapshotClass())
+	}
+	for _, j := range plan.Jobs {
+		put(path.Join("rbac", j.Name+".yaml"), g.rbacObjects(j.Name, j.App.ID, jobRules(j))...)
+		put(path.Join("cronjobs", j.Name+".yaml"), g.backupCronJob(j))
+	}
+	for _, m := range plan.Maintenance {
+		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
+		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))
+	}
+	slices.Sort(resources)
+	k := kustomize.Kustomization{
+		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
+		Resources: resources,
+	}
+	if g.err == nil {
+		g.err = tree.add("kustomization.yaml", g.yaml(&k))
+	}
+	if g.err != nil {
+		return nil, g.err
+	}
+	return tree, nil
+}
+
+func (p *Plan) usesSnapshots() bool {
+	for _, s := range p.Steps {
+		if s.Method == MethodCSISnapshot {
+			return true
+		}
+	}
+	return false
+}
+
+// yaml serializes objects as YAML documents through their JSON form, with
+// status dropped (it is the cluster's to write), so keys come out sorted.
+func (g *generation) yaml(objs ...any) []byte {
+	var b bytes.Buffer
+	for i, obj := range objs {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			g.fail(err)
+			return nil
+		}
+		delete(u, "status")
+		if md, ok := u["metadata"].(map[string]any); ok && len(md) == 0 {
+			delete(u, "metadata")
+		}
+		data, err := yaml.Marshal(u)
+		if err != nil {
+			g.fail(err)
+			return nil
+		}
+		b.Write(data)
+	}
+	return b.Bytes()
+}
+
+func (g *generation) fail(err error) {
+	if g.err == nil {
+		g.err = err
+	}
+}

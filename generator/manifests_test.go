@@ -1,0 +1,343 @@
+package generator_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	kustomize "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// builtExamples evaluates and generates every example once per test binary.
+var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
+	s, err := schema.Load()
+	if err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob("../examples/*/site.cue")
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no examples found: %v", err)
+	}
+	trees := map[string]generator.Tree{}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		site, err := s.Evaluate(f, src)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		tree, err := generator.Generate(site)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		trees[site.Policy.Site] = tree
+	}
+	return trees, nil
+})
+
+func examples(t *testing.T) map[string]generator.Tree {
+	t.Helper()
+	trees, err := builtExamples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trees
+}
+
+// decoded is every object of a generated tree, decoded strictly.
+type decoded struct {
+	cronJobs  map[string]*batchv1.CronJob
+	accounts  map[string]*corev1.ServiceAccount
+	roles     map[string]*rbacv1.Role
+	bindings  map[string]*rbacv1.RoleBinding
+	classes   []*snapshotv1.VolumeSnapshotClass
+	snapshots []*snapshotv1.VolumeSnapshot
+	kust      *kustomize.Kustomization
+}
+
+// strict decodes one YAML document into v; unknown or duplicate fields
+// are errors.
+func strict(t *testing.T, where string, doc []byte, v any) {
+	t.Helper()
+	if err := yaml.UnmarshalStrict(doc, v); err != nil {
+		t.Errorf("%s: %v", where, err)
+	}
+}
+
+func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
+	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, accounts: map[string]*corev1.ServiceAccount{},
+		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
+	for _, p := range tree.Paths() {
+		if !strings.HasSuffix(p, ".yaml") {
+			continue
+		}
+		for i, doc := range bytes.Split(tree[p], []byte("\n---\n")) {
+			where := fmt.Sprintf("%s/%s#%d", site, p, i)
+			var meta struct{ Kind string }
+			if err := yaml.Unmarshal(doc, &meta); err != nil {
+				t.Fatalf("%s: %v", where, err)
+			}
+			switch meta.Kind {
+			case "CronJob":
+				var o batchv1.CronJob
+				strict(t, where, doc, &o)
+				d.cronJobs[o.Name] = &o
+			case "ServiceAccount":
+				var o corev1.ServiceAccount
+				strict(t, where, doc, &o)
+				d.accounts[o.Name] = &o
+			case "Role":
+				var o rbacv1.Role
+				strict(t, where, doc, &o)
+				d.roles[o.Name] = &o
+			case "RoleBinding":
+				var o rbacv1.RoleBinding
+				strict(t, where, doc, &o)
+				d.bindings[o.Name] = &o
+			case "VolumeSnapshotClass":
+				var o snapshotv1.VolumeSnapshotClass
+				strict(t, where, doc, &o)
+				d.classes = append(d.classes, &o)
+			case "Kustomization":
+				var o kustomize.Kustomization
+				strict(t, where, doc, &o)
+				d.kust = &o
+			default:
+				t.Errorf("%s: unexpected kind %q (ClusterRoles and other kinds are never generated)", where, meta.Kind)
+			}
+		}
+	}
+	// The VolumeSnapshots the snapshot scripts create are objects too.
+	for _, cj := range d.cronJobs {
+		for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
+			script := scriptOf(c)
+			start := strings.Index(script, "<<EOF\n")
+			if start < 0 {
+				continue
+			}
+			end := strings.Index(script[start:], "\nEOF\n")
+			manifest := strings.ReplaceAll(script[start+len("<<EOF\n"):start+end], "${snapshot}", "snap-1")
+			var o snapshotv1.VolumeSnapshot
+			strict(t, site+"/"+cj.Name+"/"+c.Name, []byte(manifest), &o)
+			d.snapshots = append(d.snapshots, &o)
+		}
+	}
+	return d
+}
+
+func podContainers(spec *corev1.PodSpec) []corev1.Container {
+	return append(slices.Clone(spec.InitContainers), spec.Containers...)
+}
+
+func scriptOf(c corev1.Container) string {
+	if len(c.Command) == 3 && c.Command[1] == "-c" {
+		return c.Command[2]
+	}
+	return ""
+}
+
+// TestManifestsDecodeStrictly: every generated document decodes into its
+// Go type with unknown fields as errors, and the kustomization lists every
+// file but nothing else.
+func TestManifestsDecodeStrictly(t *testing.T) {
+	for site, tree := range examples(t) {
+		d := decodeTree(t, site, tree)
+		if d.kust == nil {
+			t.Fatalf("%s: no kustomization.yaml", site)
+		}
+		var want []string
+		for _, p := range tree.Paths() {
+			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") {
+				want = append(want, p)
+			}
+		}
+		if !slices.Equal(d.kust.Resources, want) {
+			t.Errorf("%s: kustomization resources %v, want %v", site, d.kust.Resources, want)
+		}
+		if len(d.cronJobs) == 0 {
+			t.Errorf("%s: no CronJobs", site)
+		}
+	}
+}
+
+// TestPodsAreRestricted checks every pod template against the Pod Security
+// Standard "restricted" with the upstream admission library.
+func TestPodsAreRestricted(t *testing.T) {
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
+	for site, tree := range examples(t) {
+		for name, cj := range decodeTree(t, site, tree).cronJobs {
+			tmpl := cj.Spec.JobTemplate.Spec.Template
+			for _, r := range eval.EvaluatePod(lv, &tmpl.ObjectMeta, &tmpl.Spec) {
+				if !r.Allowed {
+					t.Errorf("%s/%s: %s: %s", site, name, r.ForbiddenReason, r.ForbiddenDetail)
+				}
+			}
+		}
+	}
+}
+
+// TestCronJobSettings checks what every CronJob must have: no concurrent
+// runs, deadlines, bounded history and retries, resources, pinned images.
+func TestCronJobSettings(t *testing.T) {
+	for site, tree := range examples(t) {
+		for name, cj := range decodeTree(t, site, tree).cronJobs {
+			s := cj.Spec
+			job := s.JobTemplate.Spec
+			switch {
+			case s.ConcurrencyPolicy != batchv1.ForbidConcurrent:
+				t.Errorf("%s/%s: concurrencyPolicy %q", site, name, s.ConcurrencyPolicy)
+			case s.StartingDeadlineSeconds == nil, job.ActiveDeadlineSeconds == nil, job.BackoffLimit == nil:
+				t.Errorf("%s/%s: missing a deadline or backoff limit", site, name)
+			case s.SuccessfulJobsHistoryLimit == nil || *s.SuccessfulJobsHistoryLimit > 5,
+				s.FailedJobsHistoryLimit == nil || *s.FailedJobsHistoryLimit > 5:
+				t.Errorf("%s/%s: unbounded history", site, name)
+			case s.TimeZone == nil:
+				t.Errorf("%s/%s: no time zone", site, name)
+			}
+			pod := job.Template.Spec
+			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+				t.Errorf("%s/%s: the service account token is mounted into every container", site, name)
+			}
+			if pod.ServiceAccountName != name {
+				t.Errorf("%s/%s: runs as %q, not its own ServiceAccount", site, name, pod.ServiceAccountName)
+			}
+			for _, c := range podContainers(&pod) {
+				if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+					t.Errorf("%s/%s/%s: missing resource requests or limits", site, name, c.Name)
+				}
+				if !strings.Contains(c.Image, ":") || strings.HasSuffix(c.Image, ":latest") {
+					t.Errorf("%s/%s/%s: image %q is not pinned", site, name, c.Name, c.Image)
+				}
+				for _, e := range c.Env {
+					if secretLooking(e.Name) && e.Value != "" {
+						t.Errorf("%s/%s/%s: %s holds a literal value; secrets come from secretKeyRef", site, name, c.Name, e.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func secretLooking(name string) bool {
+	n := strings.ToUpper(name)
+	return strings.Contains(n, "PASSWORD") || strings.Contains(n, "SECRET") || strings.HasSuffix(n, "_AUTH") || n == "MYSQL_PWD"
+}
+
+// TestRBACIsLeastPrivilege checks every Role against DESIGN §4 and checks
+// that a job holds API rights exactly when one of its containers uses the
+// API, and that only those containers see the token.
+func TestRBACIsLeastPrivilege(t *testing.T) {
+	for site, tree := range examples(t) {
+		d := decodeTree(t, site, tree)
+		for name, cj := range d.cronJobs {
+			if d.accounts[name] == nil {
+				t.Errorf("%s/%s: no ServiceAccount of its own", site, name)
+			}
+			usesAPI := false
+			for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
+				mountsToken := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "kube-api-access" })
+				callsAPI := strings.Contains(scriptOf(c), "kubectl ")
+				if mountsToken != callsAPI {
+					t.Errorf("%s/%s/%s: mounts the API token: %t, calls kubectl: %t", site, name, c.Name, mountsToken, callsAPI)
+				}
+				usesAPI = usesAPI || callsAPI
+			}
+			role := d.roles[name]
+			if usesAPI != (role != nil) || (role != nil) != (d.bindings[name] != nil) {
+				t.Errorf("%s/%s: uses the API: %t, has a Role: %t, a RoleBinding: %t", site, name, usesAPI, role != nil, d.bindings[name] != nil)
+			}
+			if b := d.bindings[name]; b != nil {
+				if b.RoleRef.Kind != "Role" || b.RoleRef.Name != name || len(b.Subjects) != 1 || b.Subjects[0].Name != name {
+					t.Errorf("%s/%s: RoleBinding binds %v to %v", site, name, b.Subjects, b.RoleRef)
+				}
+			}
+		}
+		for name, role := range d.roles {
+			for _, r := range role.Rules {
+				for _, s := range slices.Concat(r.APIGroups, r.Resources, r.Verbs) {
+					if strings.Contains(s, "*") {
+						t.Errorf("%s/%s: wildcard in %v", site, name, r)
+					}
+				}
+				for _, res := range r.Resources {
+					named := len(r.ResourceNames) > 0
+					switch res {
+					case "secrets":
+						if !named || !slices.Equal(r.Verbs, []string{"get"}) {
+							t.Errorf("%s/%s: secrets rule %v is not a get of named Secrets", site, name, r)
+						}
+					case "pods", "pods/exec", "configmaps":
+						if !named {
+							t.Errorf("%s/%s: %s without resourceNames", site, name, res)
+						}
+					case "volumesnapshots":
+						if r.APIGroups[0] != "snapshot.storage.k8s.io" || slices.Contains(r.Verbs, "update") || slices.Contains(r.Verbs, "patch") {
+							t.Errorf("%s/%s: volumesnapshots rule %v", site, name, r)
+						}
+					default:
+						t.Errorf("%s/%s: no job needs %s: %v", site, name, res, r)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestScriptsPassShellcheck runs shellcheck on every generated script.
+// make test installs shellcheck and sets ODBACKUP_SHELLCHECK=required, so
+// CI cannot skip this test.
+func TestScriptsPassShellcheck(t *testing.T) {
+	bin, err := exec.LookPath("shellcheck")
+	if err != nil {
+		if os.Getenv("ODBACKUP_SHELLCHECK") == "required" {
+			t.Fatal("shellcheck is required but not installed (e2e/scripts/ensure-packages.sh shellcheck)")
+		}
+		t.Skip("shellcheck not installed; make test installs it")
+	}
+	dir := t.TempDir()
+	seen := map[string]string{}
+	var files []string
+	for site, tree := range examples(t) {
+		for name, cj := range decodeTree(t, site, tree).cronJobs {
+			for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
+				script := scriptOf(c)
+				if script == "" || seen[script] != "" {
+					continue
+				}
+				f := filepath.Join(dir, fmt.Sprintf("%s_%s_%s.sh", site, name, c.Name))
+				seen[script] = f
+				if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, f)
+			}
+		}
+	}
+	slices.Sort(files)
+	out, err := exec.Command(bin, append([]string{"--shell=sh", "--severity=style", "--format=gcc"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("shellcheck found problems in generated scripts:\n%s", out)
+	}
+}

@@ -1,0 +1,489 @@
+package generator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/odbackup/odbackup/schema"
+)
+
+// Paths and settings shared by every generated Pod.
+const (
+	toolsDir  = "/tools"
+	tmpDir    = "/tmp"
+	apiDir    = "/var/run/secrets/kubernetes.io/serviceaccount"
+	podPath   = toolsDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	runAsUser = 65532 // no image's root, no image's own user: nothing to inherit
+
+	// A backup that has not started 30 minutes after its slot waits for
+	// the next night rather than colliding with the morning's load.
+	startingDeadlineSeconds = 1800
+	// A backup job may run 6 hours, maintenance 12 (prune and check read
+	// the repository).
+	backupDeadlineSeconds      = 6 * 3600
+	maintenanceDeadlineSeconds = 12 * 3600
+	backoffLimit               = 1
+	historyLimit               = 3
+)
+
+// Labels every generated object carries.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelSite      = "odbackup.io/site"
+	labelApp       = "odbackup.io/app"
+	labelJob       = "odbackup.io/job"
+	labelStore     = "odbackup.io/store"
+	annotStores    = "odbackup.io/stores"
+	annotStoreID   = "odbackup.io/store-id"
+)
+
+func objectLabels(site, app string) map[string]string {
+	l := map[string]string{labelName: "odbackup", labelManagedBy: "odbackup", labelSite: site}
+	if app != "" {
+		l[labelApp] = app
+	}
+	return l
+}
+
+// storeLabel is a store id as a label value (at most 63 characters).
+func storeLabel(id string) string { return dnsName(63, id) }
+
+// postgresImages are the official images per major version; pg_dump must be
+// at least the server's major version.
+var postgresImages = map[int]string{
+	13: "docker.io/library/postgres:13.22-alpine",
+	14: "docker.io/library/postgres:14.19-alpine",
+	15: "docker.io/library/postgres:15.14-alpine",
+	16: "docker.io/library/postgres:16.10-alpine",
+	17: "docker.io/library/postgres:17.6-alpine",
+	18: "docker.io/library/postgres:18.0-alpine",
+}
+
+// PostgresImage is the image the policy pins, or the official image of the
+// policy's PostgreSQL version.
+func PostgresImage(pol *schema.Policy) string {
+	if pol.Images.PostgreSQL != "" {
+		return pol.Images.PostgreSQL
+	}
+	return postgresImages[pol.Services.PostgreSQL.Version]
+}
+
+// containerPlan is one step's container before it becomes a corev1.Container.
+type containerPlan struct {
+	name, image, script string
+	env                 []corev1.EnvVar
+	// restic and busybox: the static binaries this container needs copied
+	// into /tools; api: it talks to the Kubernetes API.
+	restic, busybox, api bool
+}
+
+func literal(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+func fromSecret(name string, ref schema.SecretKeyRef) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: ref.Key},
+	}}
+}
+
+// resticEnv is what restic needs to open a target's repository.
+func resticEnv(t *schema.Target) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		literal("RESTIC_REPOSITORY", t.Restic.Repository),
+		fromSecret("RESTIC_PASSWORD", t.Restic.PasswordSecret),
+		literal("RESTIC_CACHE_DIR", tmpDir+"/restic-cache"),
+	}
+	if c := t.Restic.S3Credentials; c != nil {
+		env = append(env, fromSecret("AWS_ACCESS_KEY_ID", c.AccessKeyID), fromSecret("AWS_SECRET_ACCESS_KEY", c.SecretAccessKey))
+	}
+	if c := t.Restic.RESTCredentials; c != nil {
+		env = append(env, fromSecret("RESTIC_REST_USERNAME", c.Username), fromSecret("RESTIC_REST_PASSWORD", c.Password))
+	}
+	return env
+}
+
+// stepContainer decides image, script and environment of one step.
+func (g *generation) stepContainer(st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	c := st.Store.Connection
+	cp := containerPlan{name: st.Container}
+	namespace := literal("ODBACKUP_NAMESPACE", pol.Namespace)
+	switch st.Method {
+	case MethodPgDump:
+		cp.image, cp.restic = PostgresImage(pol), true
+		cp.script = pgDumpScript(st)
+		cp.env = []corev1.EnvVar{literal("PGHOST", c.Host), literal("PGPORT", fmt.Sprint(c.Port)),
+			literal("PGUSER", c.User), literal("PGDATABASE", c.Database), fromSecret("PGPASSWORD", *c.PasswordSecret)}
+	case MethodMariaDBDump:
+		cp.image, cp.restic = pol.Images.MariaDB, true
+		cp.script = mariadbDumpScript(st)
+		cp.env = []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
+			literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
+	case MethodRedisRDB:
+		cp.image, cp.restic = pol.Images.Redis, true
+		cp.script = redisScript(st)
+		cp.env = []corev1.EnvVar{literal("REDIS_HOST", c.Host), literal("REDIS_PORT", fmt.Sprint(c.Port)), fromSecret("REDISCLI_AUTH", *c.PasswordSecret)}
+	case MethodBucketMirror:
+		cp.image = pol.Images.Rclone
+		cp.script = bucketMirrorScript(st)
+		cp.env = bucketMirrorEnv(pol, st)
+	case MethodCSISnapshot:
+		cp.image, cp.busybox, cp.api = pol.Images.Kubectl, true, true
+		cp.script = snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), pol.Snapshot.Keep, pol.Snapshot.ReadyTimeoutSeconds)
+		cp.env = []corev1.EnvVar{namespace}
+	case MethodCassandraSnapshot:
+		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
+		cp.script = cassandraScript(st)
+		cp.env = []corev1.EnvVar{namespace}
+	case MethodObjectExport:
+		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
+		cp.script = objectExportScript(st)
+		cp.env = []corev1.EnvVar{namespace}
+	case MethodExecExport:
+		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
+		cp.script = execExportScript(st)
+		cp.env = []corev1.EnvVar{namespace}
+	}
+	if st.Method.UsesRestic() {
+		cp.env = append(cp.env, resticEnv(st.Target)...)
+	}
+	return cp
+}
+
+// bucketMirrorEnv configures rclone's three remotes through environment
+// variables: the source bucket, the target's S3, and the crypt remote on
+// it that encrypts names and contents before they leave the cluster.
+func bucketMirrorEnv(pol *schema.Policy, st *Step) []corev1.EnvVar {
+	c := st.Store.Connection
+	m := st.Target.BucketMirror
+	remote := strings.Trim(strings.Join([]string{m.Bucket, m.Prefix, pol.Site, st.Store.App, c.Bucket}, "/"), "/")
+	remote = strings.ReplaceAll(remote, "//", "/")
+	return []corev1.EnvVar{
+		literal("ODBACKUP_BUCKET", c.Bucket),
+		literal("RCLONE_CONFIG_SOURCE_TYPE", "s3"),
+		literal("RCLONE_CONFIG_SOURCE_PROVIDER", "Other"),
+		literal("RCLONE_CONFIG_SOURCE_ENDPOINT", pol.Services.S3.Endpoint),
+		literal("RCLONE_CONFIG_SOURCE_REGION", pol.Services.S3.Region),
+		literal("RCLONE_CONFIG_SOURCE_FORCE_PATH_STYLE", fmt.Sprint(pol.Services.S3.PathStyle)),
+		literal("RCLONE_CONFIG_SOURCE_ACCESS_KEY_ID", c.AccessKeyID),
+		fromSecret("RCLONE_CONFIG_SOURCE_SECRET_ACCESS_KEY", *c.SecretKeySecret),
+		literal("RCLONE_CONFIG_MIRROR_TYPE", "s3"),
+		literal("RCLONE_CONFIG_MIRROR_PROVIDER", "Other"),
+		literal("RCLONE_CONFIG_MIRROR_ENDPOINT", m.Endpoint),
+		literal("RCLONE_CONFIG_MIRROR_REGION", m.Region),
+		literal("RCLONE_CONFIG_MIRROR_FORCE_PATH_STYLE", "true"),
+		fromSecret("RCLONE_CONFIG_MIRROR_ACCESS_KEY_ID", m.Credentials.AccessKeyID),
+		fromSecret("RCLONE_CONFIG_MIRROR_SECRET_ACCESS_KEY", m.Credentials.SecretAccessKey),
+		literal("RCLONE_CONFIG_CRYPT_TYPE", "crypt"),
+		literal("RCLONE_CONFIG_CRYPT_REMOTE", "mirror:"+remote),
+		literal("RCLONE_CONFIG_CRYPT_FILENAME_ENCRYPTION", "standard"),
+		literal("RCLONE_CONFIG_CRYPT_DIRECTORY_NAME_ENCRYPTION", "true"),
+		fromSecret("ODBACKUP_CRYPT_PASSWORD", m.Encryption.PasswordSecret),
+		fromSecret("ODBACKUP_CRYPT_SALT", m.Encryption.SaltSecret),
+	}
+}
+
+// snapshotManifest is the VolumeSnapshot the snapshot script creates; its
+// name comes from the script's $snapshot at run time.
+func (g *generation) snapshotManifest(st *Step) []byte {
+	pol := g.plan.Site.Policy
+	labels := objectLabels(pol.Site, st.Store.App)
+	labels[labelStore] = storeLabel(st.Store.ID)
+	vs := &snapshotv1.VolumeSnapshot{
+		TypeMeta: metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshot"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        "${snapshot}",
+			Namespace:   pol.Namespace,
+			Labels:      labels,
+			Annotations: map[string]string{annotStoreID: st.Store.ID},
+		},
+		Spec: snapshotv1.VolumeSnapshotSpec{
+			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To(st.Store.Connection.Claim)},
+			VolumeSnapshotClassName: ptr.To(pol.Snapshot.ClassName),
+		},
+	}
+	return g.yaml(vs)
+}
+
+// blockScalar indents scripts with spaces: YAML emitters fall back to a
+// quoted one-line string for text with tabs, which nobody can review.
+func blockScalar(script string) string { return strings.ReplaceAll(script, "\t", "  ") }
+
+// restrictedContainer applies the Pod Security Standard "restricted".
+func restrictedContainer(c corev1.Container) corev1.Container {
+	c.SecurityContext = &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+	}
+	return c
+}
+
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](runAsUser),
+		RunAsGroup:     ptr.To[int64](runAsUser),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+func (g *generation) resourceRequirements(r schema.Resources) corev1.ResourceRequirements {
+	q := func(s string) resource.Quantity {
+		v, err := resource.ParseQuantity(s)
+		if err != nil {
+			g.fail(fmt.Errorf("resources: %q: %w", s, err))
+		}
+		return v
+	}
+	req := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: q(r.Requests.CPU), corev1.ResourceMemory: q(r.Requests.Memory)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: q(r.Limits.Memory)},
+	}
+	if r.Limits.CPU != "" {
+		req.Limits[corev1.ResourceCPU] = q(r.Limits.CPU)
+	}
+	return req
+}
+
+// backupPod builds a job's Pod: init containers copy the static binaries
+// the steps need, then every step but the last runs as an init container,
+// in order, and the last as the main container. A failing step stops the
+// Pod, so later steps never run on a half-done group.
+func (g *generation) backupPod(j *Job) corev1.PodSpec {
+	pol := g.plan.Site.Policy
+	var plans []containerPlan
+	var restic, busybox, api bool
+	for _, st := range j.Steps {
+		cp := g.stepContainer(st)
+		restic, busybox, api = restic || cp.restic, busybox || cp.busybox, api || cp.api
+		plans = append(plans, cp)
+	}
+	res := g.resourceRequirements(j.Resources)
+	mounts := []corev1.VolumeMount{{Name: "tools", MountPath: toolsDir, ReadOnly: true}, {Name: "tmp", MountPath: tmpDir}}
+	var inits []corev1.Container
+	if restic {
+		inits = append(inits, restrictedContainer(corev1.Container{
+			Name: "copy-restic", Image: pol.Images.Restic,
+			Command:      []string{"/bin/sh", "-c", "cp /usr/bin/restic " + toolsDir + "/restic"},
+			Resources:    res,
+			VolumeMounts: []corev1.VolumeMount{{Name: "tools", MountPath: toolsDir}},
+		}))
+	}
+	if busybox {
+		inits = append(inits, restrictedContainer(corev1.Container{
+			Name: "copy-busybox", Image: pol.Images.Busybox,
+			Command: []string{"/bin/busybox", "sh", "-c",
+				"cp /bin/busybox " + toolsDir + "/busybox && " + toolsDir + "/busybox --install -s " + toolsDir},
+			Resources:    res,
+			VolumeMounts: []corev1.VolumeMount{{Name: "tools", MountPath: toolsDir}},
+		}))
+	}
+	var steps []corev1.Container
+	for _, cp := range plans {
+		shell := "/bin/sh"
+		if cp.busybox {
+			shell = toolsDir + "/sh" // the kubectl image is distroless
+		}
+		m := slices.Clone(mounts)
+		if cp.api {
+			m = append(m, corev1.VolumeMount{Name: "kube-api-access", MountPath: apiDir, ReadOnly: true})
+		}
+		env := append([]corev1.EnvVar{literal("PATH", podPath), literal("HOME", tmpDir)}, cp.env...)
+		steps = append(steps, restrictedContainer(corev1.Container{
+			Name: cp.name, Image: cp.image,
+			Command:      []string{shell, "-c", blockScalar(cp.script)},
+			Env:          env,
+			Resources:    res,
+			VolumeMounts: m,
+		}))
+	}
+	inits = append(inits, steps[:len(steps)-1]...)
+	spec := corev1.PodSpec{
+		ServiceAccountName:           j.Name,
+		AutomountServiceAccountToken: ptr.To(false),
+		RestartPolicy:                corev1.RestartPolicyNever,
+		SecurityContext:              podSecurityContext(),
+		InitContainers:               inits,
+		Containers:                   steps[len(steps)-1:],
+		Volumes: []corev1.Volume{
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "tools", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}
+	if api {
+		// Only the containers that call the API mount the token; the
+		// dumps next to them never see it.
+		spec.Volumes = append(spec.Volumes, apiAccessVolume())
+	}
+	return spec
+}
+
+func apiAccessVolume() corev1.Volume {
+	return corev1.Volume{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3607)}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+				{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}},
+			}}},
+		},
+	}}}
+}
+
+func (g *generation) cronJob(name, app, schedule string, deadline int64, annotations map[string]string, pod corev1.PodSpec) *batchv1.CronJob {
+	pol := g.plan.Site.Policy
+	labels := objectLabels(pol.Site, app)
+	podLabels := objectLabels(pol.Site, app)
+	podLabels[labelJob] = name
+	return &batchv1.CronJob{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: pol.Namespace, Labels: labels, Annotations: annotations,
+		},
+		Spec: batchv1.CronJobSpec{
+			Schedule:                   schedule,
+			TimeZone:                   ptr.To(pol.Schedule.TimeZone),
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			StartingDeadlineSeconds:    ptr.To[int64](startingDeadlineSeconds),
+			SuccessfulJobsHistoryLimit: ptr.To[int32](historyLimit),
+			FailedJobsHistoryLimit:     ptr.To[int32](historyLimit),
+			JobTemplate: batchv1.JobTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: batchv1.JobSpec{
+					BackoffLimit:          ptr.To[int32](backoffLimit),
+					ActiveDeadlineSeconds: ptr.To(deadline),
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+						Spec:       pod,
+					},
+				},
+			},
+		},
+	}
+}
+
+func (g *generation) backupCronJob(j *Job) *batchv1.CronJob {
+	var ids []string
+	for _, st := range j.Steps {
+		ids = append(ids, st.Store.ID)
+	}
+	ids = slices.Compact(ids)
+	return g.cronJob(j.Name, j.App.ID, j.Schedule, backupDeadlineSeconds,
+		map[string]string{annotStores: strings.Join(ids, ",")}, g.backupPod(j))
+}
+
+func (g *generation) maintenanceCronJob(m *MaintenanceJob) *batchv1.CronJob {
+	pol := g.plan.Site.Policy
+	res := g.resourceRequirements(pol.Resources)
+	pod := corev1.PodSpec{
+		ServiceAccountName:           m.Name,
+		AutomountServiceAccountToken: ptr.To(false),
+		RestartPolicy:                corev1.RestartPolicyNever,
+		SecurityContext:              podSecurityContext(),
+		Containers: []corev1.Container{restrictedContainer(corev1.Container{
+			Name: "restic", Image: pol.Images.Restic,
+			Command:      []string{"/bin/sh", "-c", blockScalar(maintenanceScript(m, pol.Site, pol.Maintenance.ReadDataSubset))},
+			Env:          append([]corev1.EnvVar{literal("HOME", tmpDir)}, resticEnv(&m.Target)...),
+			Resources:    res,
+			VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: tmpDir}},
+		})},
+		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+	return g.cronJob(m.Name, "", m.Schedule, maintenanceDeadlineSeconds,
+		map[string]string{"odbackup.io/target": m.TargetName}, pod)
+}
+
+// jobRules is what a job's scripts do with the Kubernetes API, and nothing
+// more: named ConfigMaps and Secrets, exec into named pods, and
+// VolumeSnapshots (whose names are only known at run time).
+func jobRules(j *Job) []rbacv1.PolicyRule {
+	type key struct{ group, resource, verbs string }
+	names := map[key][]string{}
+	add := func(group, resource string, verbs []string, name string) {
+		k := key{group, resource, strings.Join(verbs, ",")}
+		if name != "" {
+			names[k] = append(names[k], name)
+		} else if _, ok := names[k]; !ok {
+			names[k] = nil
+		}
+	}
+	for _, st := range j.Steps {
+		switch st.Method {
+		case MethodCSISnapshot:
+			add("snapshot.storage.k8s.io", "volumesnapshots", []string{"create", "delete", "get", "list", "watch"}, "")
+		case MethodObjectExport:
+			add("", st.Store.Kind+"s", []string{"get"}, st.Store.Connection.Name)
+		case MethodCassandraSnapshot:
+			add("", "pods", []string{"get"}, st.Store.Connection.Pod)
+			add("", "pods/exec", []string{"create", "get"}, st.Store.Connection.Pod)
+		case MethodExecExport:
+			add("", "pods", []string{"get"}, st.Store.Export.Pod)
+			add("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
+		}
+	}
+	var keys []key
+	for k := range names {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return strings.Compare(a.group+"/"+a.resource+"/"+a.verbs, b.group+"/"+b.resource+"/"+b.verbs)
+	})
+	var rules []rbacv1.PolicyRule
+	for _, k := range keys {
+		n := slices.Compact(slices.Sorted(slices.Values(names[k])))
+		rules = append(rules, rbacv1.PolicyRule{
+			APIGroups: []string{k.group}, Resources: []string{k.resource},
+			Verbs: strings.Split(k.verbs, ","), ResourceNames: n,
+		})
+	}
+	return rules
+}
+
+// rbacObjects are a job's ServiceAccount and, when its scripts use the
+// API, a Role with exactly those rules and its RoleBinding.
+func (g *generation) rbacObjects(name, app string, rules []rbacv1.PolicyRule) []any {
+	pol := g.plan.Site.Policy
+	meta := metav1.ObjectMeta{Name: name, Namespace: pol.Namespace, Labels: objectLabels(pol.Site, app)}
+	objs := []any{&corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   meta,
+		AutomountServiceAccountToken: ptr.To(false),
+	}}
+	if len(rules) == 0 {
+		return objs
+	}
+	objs = append(objs,
+		&rbacv1.Role{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"}, ObjectMeta: meta, Rules: rules},
+		&rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta,
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: pol.Namespace}},
+		})
+	return objs
+}
+
+func (g *generation) snapshotClass() *snapshotv1.VolumeSnapshotClass {
+	pol := g.plan.Site.Policy
+	return &snapshotv1.VolumeSnapshotClass{
+		TypeMeta:       metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshotClass"},
+		ObjectMeta:     metav1.ObjectMeta{Name: pol.Snapshot.ClassName, Labels: objectLabels(pol.Site, "")},
+		Driver:         pol.Snapshot.Driver,
+		DeletionPolicy: snapshotv1.DeletionPolicy(pol.Snapshot.DeletionPolicy),
+		Parameters:     pol.Snapshot.Parameters,
+	}
+}

@@ -1,0 +1,243 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/odbackup/odbackup/schema"
+)
+
+// The scripts below run in POSIX sh (busybox or dash). Everything that
+// depends on where they run (hosts, ports, users, the repository, the
+// namespace) comes from environment variables set on the container, so the
+// end-to-end tests run the very same scripts against local servers by
+// setting those variables. What identifies the data (tags, file names,
+// store ids) is literal.
+
+// resticPrelude defines restic_prepare, run before any backup: it creates
+// the repository on first use and removes stale locks of killed runs, which
+// would otherwise block the next prune.
+const resticPrelude = `restic_prepare() {
+	if ! restic cat config >/dev/null 2>&1; then
+		restic init >/dev/null 2>&1 || true
+		restic cat config >/dev/null
+	fi
+	restic unlock
+}
+`
+
+// shq quotes s for a POSIX shell.
+func shq(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// resticBackup is the restic command that stores a command's stdout as one
+// snapshot. --stdin-from-command makes a failed command leave no snapshot.
+// Tags scope retention: forget --host <site> --tag store=<id> never touches
+// another store's or another site's snapshots in a shared repository.
+func resticBackup(st *Step, filename string, extraTags []string, command string) string {
+	tags := []string{"odbackup", "app=" + st.Store.App, "store=" + st.Store.ID}
+	tags = append(tags, extraTags...)
+	var b strings.Builder
+	fmt.Fprintf(&b, "restic backup --retry-lock=10m --host=%s", shq(st.Job.Site))
+	for _, t := range tags {
+		fmt.Fprintf(&b, " --tag=%s", shqTag(t))
+	}
+	fmt.Fprintf(&b, " \\\n\t--stdin-filename=%s --stdin-from-command -- \\\n\t%s\n", shqTag(filename), command)
+	return b.String()
+}
+
+// shqTag quotes a word that may contain a shell variable reference.
+func shqTag(s string) string {
+	if strings.Contains(s, "$") {
+		return `"` + s + `"`
+	}
+	return shq(s)
+}
+
+func scriptHeader(what string) string {
+	return "set -eu\n# " + what + "\n"
+}
+
+// resticScript starts a script that stores data in restic: the header, the
+// prelude and the call that readies the repository.
+func resticScript(what string) *strings.Builder {
+	b := new(strings.Builder)
+	b.WriteString(scriptHeader(what))
+	b.WriteString(resticPrelude)
+	b.WriteString("restic_prepare\n")
+	return b
+}
+
+func pgDumpScript(st *Step) string {
+	c := st.Store.Connection
+	b := resticScript(fmt.Sprintf("odbackup: PostgreSQL database %s (%s)", c.Database, st.Store.ID))
+	b.WriteString(`echo "odbackup: pg_dump of database $PGDATABASE on $PGHOST:$PGPORT"` + "\n")
+	// --compress=0: restic deduplicates and compresses (zstd) itself;
+	// a compressed dump would defeat deduplication between nights.
+	b.WriteString(resticBackup(st, c.Database+".pgdump", nil,
+		`pg_dump --format=custom --compress=0 --no-password --dbname="$PGDATABASE"`))
+	return b.String()
+}
+
+// likePattern turns a catalog wildcard ("PRIMARYDB_*") into a LIKE pattern
+// matching it literally ("PRIMARYDB\_%").
+func likePattern(name string) string {
+	r := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`)
+	return r.Replace(strings.TrimSuffix(name, "*")) + "%"
+}
+
+func mariadbDumpScript(st *Step) string {
+	c := st.Store.Connection
+	b := resticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
+	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
+	if strings.HasSuffix(c.Database, "*") {
+		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
+		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
+		fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: warning: no database on $MARIADB_HOST matches %s; nothing to back up\" >&2\n\texit 0\nfi\n", c.Database)
+	} else {
+		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
+	}
+	b.WriteString("for db in $databases; do\n")
+	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\t")
+	b.WriteString(strings.ReplaceAll(resticBackup(st, "$db.sql", []string{"database=$db"},
+		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`), "\n\t", "\n\t\t"))
+	b.WriteString("done\n")
+	return b.String()
+}
+
+func redisScript(st *Step) string {
+	b := resticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
+	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
+	b.WriteString(resticBackup(st, "dump.rdb", nil, `redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb -`))
+	return b.String()
+}
+
+func objectExportScript(st *Step) string {
+	kind := st.Store.Kind
+	name := st.Store.Connection.Name
+	b := resticScript(fmt.Sprintf("odbackup: %s %s (%s)", kind, name, st.Store.ID))
+	b.WriteString(resticBackup(st, kind+"-"+name+".yaml", nil,
+		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" get %s %s --output=yaml`, kind, shq(name))))
+	return b.String()
+}
+
+func execExportScript(st *Step) string {
+	e := st.Store.Export
+	b := resticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
+	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename},
+		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- %s`, shq(e.Pod), shq(e.Container), e.Command)))
+	return b.String()
+}
+
+// cassandraScript flushes the keyspace, snapshots it with nodetool in the
+// Cassandra pod and streams the snapshot directories (SSTables and each
+// table's schema.cql) as a tar into restic; the snapshot is cleared on the
+// node afterwards, and before, in case a killed run left one.
+func cassandraScript(st *Step) string {
+	c := st.Store.Connection
+	ks := c.Keyspace
+	inner := fmt.Sprintf("set -e; nodetool clearsnapshot -t odbackup -- %[1]s >&2; nodetool flush %[1]s >&2; nodetool snapshot -t odbackup %[1]s >&2; "+
+		"cd %[2]s/%[1]s; tar -cf - */snapshots/odbackup; nodetool clearsnapshot -t odbackup -- %[1]s >&2", ks, strings.TrimRight(c.DataDir, "/"))
+	b := resticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
+	b.WriteString(resticBackup(st, ks+".tar", []string{"keyspace=" + ks},
+		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- sh -c %s`, shq(c.Pod), shq(c.Container), shq(inner))))
+	return b.String()
+}
+
+// archiveDays is how long a bucket mirror keeps replaced and deleted
+// objects: as long as the oldest restic snapshot GFS would keep.
+func archiveDays(r schema.Retention) int {
+	switch {
+	case r.Monthly > 0:
+		return r.Monthly * 31
+	case r.Weekly > 0:
+		return r.Weekly * 7
+	default:
+		return r.Daily
+	}
+}
+
+// bucketMirrorScript copies a bucket into an rclone crypt remote on the
+// target: "current" mirrors the bucket; objects the sync replaces or
+// deletes move to "archive/<run time>" and are kept for archiveDays.
+func bucketMirrorScript(st *Step) string {
+	days := archiveDays(st.Retention)
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: S3 bucket %s (%s), mirrored encrypted", st.Store.Connection.Bucket, st.Store.ID)))
+	b.WriteString(`# rclone wants the crypt passwords obscured; obscure them here, so the
+# Secret holds the plain password a restore also needs.
+RCLONE_CONFIG_CRYPT_PASSWORD=$(printf '%s' "$ODBACKUP_CRYPT_PASSWORD" | rclone obscure -)
+RCLONE_CONFIG_CRYPT_PASSWORD2=$(printf '%s' "$ODBACKUP_CRYPT_SALT" | rclone obscure -)
+export RCLONE_CONFIG_CRYPT_PASSWORD RCLONE_CONFIG_CRYPT_PASSWORD2
+run=$(date -u +%Y-%m-%dT%H%M%SZ)
+echo "odbackup: rclone sync of bucket $ODBACKUP_BUCKET to $RCLONE_CONFIG_CRYPT_REMOTE (run $run)"
+rclone sync "source:$ODBACKUP_BUCKET" crypt:current --backup-dir="crypt:archive/$run" --fast-list --stats-one-line --stats=1m
+`)
+	fmt.Fprintf(&b, `# Keep replaced and deleted objects for %d days.
+cutoff=$(date -u -d "@$(( $(date +%%s) - %d * 86400 ))" +%%Y-%%m-%%dT%%H%%M%%SZ)
+rclone lsf --dirs-only crypt:archive | while read -r dir; do
+	dir=${dir%%/}
+	if [ "$dir" != "$cutoff" ] && [ "$(printf '%%s\n%%s\n' "$dir" "$cutoff" | sort | head -n 1)" = "$dir" ]; then
+		echo "odbackup: pruning archive $dir (older than %d days)"
+		rclone purge "crypt:archive/$dir"
+	fi
+done
+`, days, days, days)
+	return b.String()
+}
+
+// snapshotScript creates a VolumeSnapshot of one PVC, waits until it is
+// ready to use (failing the Job if it never is) and prunes the store's
+// snapshots to the newest keep.
+func snapshotScript(st *Step, manifest []byte, selector string, keep, timeout int) string {
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: CSI snapshot of PVC %s (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	fmt.Fprintf(&b, "snapshot=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)\n", shq(snapshotPrefix(st)))
+	b.WriteString(`echo "odbackup: creating VolumeSnapshot $snapshot"` + "\n")
+	b.WriteString("kubectl --namespace=\"$ODBACKUP_NAMESPACE\" create --filename=- <<EOF\n")
+	b.Write(manifest)
+	b.WriteString("EOF\n")
+	fmt.Fprintf(&b, `if ! kubectl --namespace="$ODBACKUP_NAMESPACE" wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$snapshot" --timeout="${ODBACKUP_READY_TIMEOUT:-%d}s"; then
+	echo "odbackup: VolumeSnapshot $snapshot did not become ready to use; keeping the older snapshots" >&2
+	kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot "$snapshot" --output=yaml >&2 || true
+	exit 1
+fi
+kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot --selector=%s --sort-by=.metadata.creationTimestamp --output=name >/tmp/snapshots
+total=$(wc -l </tmp/snapshots)
+if [ "$total" -gt %d ]; then
+	echo "odbackup: pruning $((total - %d)) old snapshot(s)"
+	head -n "$((total - %d))" /tmp/snapshots | xargs kubectl --namespace="$ODBACKUP_NAMESPACE" delete
+fi
+`, timeout, shq(selector), keep, keep, keep)
+	return b.String()
+}
+
+// snapshotPrefix starts the names of a store's VolumeSnapshots; a
+// timestamp follows.
+func snapshotPrefix(st *Step) string {
+	return dnsName(63-16, st.Store.Connection.Claim)
+}
+
+// maintenanceScript forgets each store's snapshots with its own retention,
+// scoped to the site (--host) and the store (--tag), then prunes and reads
+// back a subset of the data.
+func maintenanceScript(m *MaintenanceJob, site, subset string) string {
+	b := resticScript("odbackup: restic maintenance of target " + m.TargetName)
+	seen := map[string]bool{}
+	for _, s := range m.Steps {
+		if seen[s.Store.ID] {
+			continue
+		}
+		seen[s.Store.ID] = true
+		r := s.Retention
+		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d\n",
+			shq(site), shq("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly)
+	}
+	b.WriteString("restic prune --retry-lock=1h\n")
+	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shq(subset))
+	return b.String()
+}
