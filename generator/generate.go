@@ -6,9 +6,9 @@ import (
 	"path"
 	"slices"
 
+	goyaml "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/runtime"
 	kustomize "sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/odbackup/odbackup/schema"
 )
@@ -92,8 +92,11 @@ func (p *Plan) usesSnapshots() bool {
 	return false
 }
 
-// yaml serializes objects as YAML documents through their JSON form, with
-// status dropped (it is the cluster's to write), so keys come out sorted.
+// yaml serializes objects as YAML documents through their unstructured
+// (JSON-shaped) form, with status dropped (it is the cluster's to write),
+// so keys come out sorted. The map goes straight to the YAML encoder that
+// sigs.k8s.io/yaml uses; its JSON-to-YAML round trip gives the same bytes
+// at twice the cost (BenchmarkEmit; out/ proves the bytes are the same).
 func (g *generation) yaml(objs ...any) []byte {
 	var b bytes.Buffer
 	for i, obj := range objs {
@@ -109,7 +112,7 @@ func (g *generation) yaml(objs ...any) []byte {
 		if md, ok := u["metadata"].(map[string]any); ok && len(md) == 0 {
 			delete(u, "metadata")
 		}
-		data, err := yaml.Marshal(u)
+		data, err := goyaml.Marshal(u)
 		if err != nil {
 			g.fail(err)
 			return nil

@@ -102,3 +102,18 @@ func TestDiff(t *testing.T) {
 		t.Errorf("diff names the unchanged b.yaml:\n%s", d)
 	}
 }
+
+// BenchmarkWrite writes a tree the size of a full site (80 files) and
+// replaces it, as every build does.
+func BenchmarkWrite(b *testing.B) {
+	tree := map[string][]byte{}
+	for i := range 80 {
+		tree[filepath.Join("cronjobs", strings.Repeat("x", i%7+1), "f"+string(rune('a'+i%26))+".yaml")] = make([]byte, 6000)
+	}
+	dir := filepath.Join(b.TempDir(), "site")
+	for b.Loop() {
+		if err := Write(dir, tree); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
