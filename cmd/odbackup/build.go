@@ -58,92 +58,107 @@ func runBuild(e *env, args []string) error {
 		}
 		return err
 	}
-	trees, sites, err := e.compile(o.policies, o.jobs)
+	sites, err := e.evaluateParallel(o.policies, o.jobs, true)
 	if err != nil {
 		return err
 	}
-	if o.check {
-		stale := false
-		for i, site := range sites {
-			dir := filepath.Join(o.output, site.Policy.Site)
-			d, err := writetree.Diff(dir, strings.TrimPrefix(filepath.ToSlash(dir), "/"), trees[i])
-			if err != nil {
-				return err
-			}
-			if d != nil {
-				stale = true
-				e.stdout.Write(d)
-			}
+	// Every policy is valid: generate and write (or compare) site by site,
+	// so a batch of a thousand sites never holds all their files at once.
+	diffs := make([][]byte, len(sites))
+	err = forEach(len(sites), o.jobs, func(i int) error {
+		site := sites[i]
+		tree, err := generator.Generate(site)
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site.Policy.Site, err)
 		}
-		if stale {
-			fmt.Fprintf(e.stderr, "odbackup: %s is stale; run odbackup build without --check\n", o.output)
-			return errProblemsReported
+		dir := filepath.Join(o.output, site.Policy.Site)
+		if o.check {
+			diffs[i], err = writetree.Diff(dir, strings.TrimPrefix(filepath.ToSlash(dir), "/"), tree)
+			return err
+		}
+		if err := writetree.Write(dir, tree); err != nil {
+			return fmt.Errorf("writing site %s: %w", site.Policy.Site, err)
 		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	for i, site := range sites {
-		if err := writetree.Write(filepath.Join(o.output, site.Policy.Site), trees[i]); err != nil {
-			return fmt.Errorf("writing site %s: %w", site.Policy.Site, err)
+	stale := false
+	for _, d := range diffs {
+		if d != nil {
+			stale = true
+			e.stdout.Write(d)
+		}
+	}
+	if stale {
+		fmt.Fprintf(e.stderr, "odbackup: %s is stale; run odbackup build without --check\n", o.output)
+		return errProblemsReported
+	}
+	return nil
+}
+
+// forEach runs fn for 0..n-1 on up to jobs goroutines and returns the
+// error of the lowest index that failed, so the message does not depend
+// on scheduling.
+func forEach(n, jobs int, fn func(i int) error) error {
+	errs := make([]error, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(jobs, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				errs[i] = fn(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// compile evaluates and generates every policy, jobs at a time, on one
-// compiled schema; results keep the order of the arguments. Problems of
-// every policy are printed before it fails.
-func (e *env) compile(paths []string, jobs int) ([]generator.Tree, []*schema.Site, error) {
+// evaluateParallel checks every policy, jobs at a time, against the one
+// compiled schema, and prints the problems of every invalid one in argument
+// order. Two policies for the same site are an error: they would write the
+// same folder.
+func (e *env) evaluateParallel(paths []string, jobs int, uniqueSites bool) ([]*schema.Site, error) {
 	if _, err := e.schema(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	type result struct {
-		site *schema.Site
-		tree generator.Tree
-		err  error
-	}
-	results := make([]result, len(paths))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(jobs, len(paths)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				site, err := e.evaluate(paths[i])
-				if err == nil {
-					results[i].tree, err = generator.Generate(site)
-				}
-				results[i].site, results[i].err = site, err
-			}
-		}()
-	}
-	for i := range paths {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-
+	sites := make([]*schema.Site, len(paths))
+	errs := make([]error, len(paths))
+	forEach(len(paths), jobs, func(i int) error {
+		sites[i], errs[i] = e.evaluate(paths[i])
+		return nil
+	})
 	failed := false
 	owner := map[string]string{}
-	sites := make([]*schema.Site, len(paths))
-	trees := make([]generator.Tree, len(paths))
-	for i, r := range results {
-		if r.err != nil {
+	for i, err := range errs {
+		if err != nil {
 			failed = true
-			e.printError(r.err)
+			e.printError(err)
 			continue
 		}
-		name := r.site.Policy.Site
-		if prev, dup := owner[name]; dup {
+		name := sites[i].Policy.Site
+		if prev, dup := owner[name]; dup && uniqueSites {
 			failed = true
 			fmt.Fprintf(e.stderr, "odbackup: %s and %s both describe site %q; each site needs its own name\n", prev, paths[i], name)
 			continue
 		}
 		owner[name] = paths[i]
-		sites[i], trees[i] = r.site, r.tree
 	}
 	if failed {
-		return nil, nil, errProblemsReported
+		return nil, errProblemsReported
 	}
-	return trees, sites, nil
+	return sites, nil
 }

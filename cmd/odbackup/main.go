@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -174,22 +175,8 @@ func (e *env) printError(err error) {
 	fmt.Fprintf(e.stderr, "odbackup: %v\n", err)
 }
 
-// evaluateAll checks every policy and prints every problem of every file;
-// it fails if any file has one.
+// evaluateAll checks every policy on all processors and prints every
+// problem of every file; it fails if any file has one.
 func (e *env) evaluateAll(paths []string) ([]*schema.Site, error) {
-	sites := make([]*schema.Site, len(paths))
-	failed := false
-	for i, p := range paths {
-		site, err := e.evaluate(p)
-		if err != nil {
-			failed = true
-			e.printError(err)
-			continue
-		}
-		sites[i] = site
-	}
-	if failed {
-		return nil, errProblemsReported
-	}
-	return sites, nil
+	return e.evaluateParallel(paths, runtime.GOMAXPROCS(0), false)
 }
