@@ -71,3 +71,26 @@ func TestBuildIsDeterministic(t *testing.T) {
 		t.Fatalf("compared %d files: %v", files, err)
 	}
 }
+
+// TestBatchEqualsSingleBuilds: building every example in one call (one
+// compiled schema, sites evaluated concurrently) gives the same bytes as
+// building each example in a call of its own.
+func TestBatchEqualsSingleBuilds(t *testing.T) {
+	policies := examplePolicies(t)
+	batch, single := t.TempDir(), t.TempDir()
+	if code, _, stderr := runCLI(t, append([]string{"build", "-o", batch, "--jobs", "4"}, policies...)...); code != 0 {
+		t.Fatalf("batch build failed: %s", stderr)
+	}
+	for _, p := range policies {
+		if code, _, stderr := runCLI(t, "build", "-o", single, p); code != 0 {
+			t.Fatalf("build of %s failed: %s", p, stderr)
+		}
+	}
+	if code, stdout, stderr := runCLI(t, append([]string{"build", "--check", "-o", single}, policies...)...); code != 0 {
+		t.Fatalf("single builds differ from the batch build:\n%s%s", stdout, stderr)
+	}
+	entries, err := os.ReadDir(batch)
+	if err != nil || len(entries) != len(policies) {
+		t.Fatalf("batch wrote %d site folders for %d policies: %v", len(entries), len(policies), err)
+	}
+}

@@ -1,0 +1,101 @@
+// Command report reads hyperfine's JSON exports and prints every command's
+// median, min and max, and the ratios the benchmark goals are stated in,
+// each against a baseline measured in the same run.
+//
+//	go run ./bench/report -dir $BENCH_DIR
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+type export struct {
+	Results []struct {
+		Command string    `json:"command"`
+		Times   []float64 `json:"times"`
+	} `json:"results"`
+}
+
+type timing struct {
+	command          string
+	median, min, max float64
+}
+
+func main() {
+	dir := flag.String("dir", ".", "folder with the hyperfine exports and extra figures")
+	flag.Parse()
+	if err := run(*dir); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+func load(dir, name string) ([]timing, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	var e export
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var out []timing
+	for _, r := range e.Results {
+		t := slices.Clone(r.Times)
+		slices.Sort(t)
+		out = append(out, timing{r.Command, median(t), t[0], t[len(t)-1]})
+	}
+	return out, nil
+}
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+func readNumber(dir, name string) (float64, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+}
+
+func run(dir string) error {
+	single, err := load(dir, "single.json")
+	if err != nil {
+		return err
+	}
+	batch, err := load(dir, "batch.json")
+	if err != nil {
+		return err
+	}
+	fmt.Println("| command | median s | min s | max s |\n|---|---|---|---|")
+	for _, t := range append(slices.Clone(single), batch...) {
+		fmt.Printf("| `%s` | %.3f | %.3f | %.3f |\n", t.command, t.median, t.min, t.max)
+	}
+	build, cueExport := single[0], single[1]
+	build100, build1000, check1000 := batch[0], batch[1], batch[2]
+	fmt.Println()
+	fmt.Println("| figure | value | goal |\n|---|---|---|")
+	fmt.Printf("| build of the EE example / cue export of the same policy | %.2f× | ≤ 1.2× |\n", build.median/cueExport.median)
+	perSite := build1000.median / 1000
+	fmt.Printf("| per-site cost in a 1,000-site batch / single-site build | %.3f× (%.1f ms / %.0f ms) | ≤ 0.1× |\n",
+		perSite/build.median, perSite*1000, build.median*1000)
+	fmt.Printf("| time(1,000 sites) / time(100 sites) | %.2f | ≤ 11 |\n", build1000.median/build100.median)
+	fmt.Printf("| --check of the up-to-date 1,000-site tree / build | %.2f× | ≤ 1× |\n", check1000.median/build1000.median)
+	if rss, err := readNumber(dir, "rss1000.kb"); err == nil {
+		fmt.Printf("| peak memory, 1,000 sites | %.0f MiB | ≤ 1024 MiB |\n", rss/1024)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make bench: times whole commands with hyperfine (warm-up, several runs,
+# medians and ratios against a baseline measured in the same run) and runs
+# the Go benchmarks per stage. Not a pass/fail gate; see BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+D=${BENCH_DIR:-$(mktemp -d /tmp/odbackup-bench.XXXXXX)}
+mkdir -p "$D"
+echo "bench: working in $D" >&2
+
+e2e/scripts/ensure-packages.sh hyperfine time
+
+# The tools under test: odbackup, and the upstream cue CLI at the version of
+# the cuelang.org/go library odbackup embeds (a tool dependency in go.mod).
+"$GO" build -o "$D/odbackup" ./cmd/odbackup
+"$GO" build -o "$D/cue" cuelang.org/go/cmd/cue
+"$GO" run ./bench/gensites -n 1000 -o "$D/sites1000"
+mkdir -p "$D/sites100"
+cp "$D"/sites1000/site-00[0-9][0-9].cue "$D/sites100/"
+
+# 1. One site against the floor: cue export of the same policy unified with
+#    the same schema and catalog.
+hyperfine --warmup 2 --runs 15 --export-json "$D/single.json" \
+	--prepare "rm -rf $D/one" \
+	"$D/odbackup build examples/ee-full/site.cue -o $D/one" \
+	"cd cue && $D/cue export ./policy ../examples/ee-full/site.cue --out json >/dev/null"
+
+# 2. Many sites in one process: 100 and 1,000 sites, and --check of the
+#    up-to-date 1,000-site tree.
+"$D/odbackup" build "$D"/sites1000/*.cue -o "$D/out1000"
+hyperfine --warmup 1 --runs 5 --export-json "$D/batch.json" \
+	--prepare "rm -rf $D/out100" \
+	"$D/odbackup build $D/sites100/*.cue -o $D/out100" \
+	"$D/odbackup build $D/sites1000/*.cue -o $D/out1000b" \
+	"$D/odbackup build $D/sites1000/*.cue -o $D/out1000 --check"
+rm -rf "$D/out1000b"
+/usr/bin/time -f '%M' -o "$D/rss1000.kb" "$D/odbackup" build "$D"/sites1000/*.cue -o "$D/out1000b"
+
+# The batch gives the same bytes as building the sites one by one (the Go
+# test TestBatchEqualsSingleBuilds asserts it on the examples; here on 20
+# generated sites).
+for i in $(seq -w 0 19); do
+	"$D/odbackup" build "$D/sites1000/site-00$i.cue" -o "$D/singles"
+done
+for s in "$D"/singles/*; do
+	diff -r "$s" "$D/out1000/$(basename "$s")" >/dev/null || { echo "bench: batch output differs for $s" >&2; exit 1; }
+done
+
+"$GO" run ./bench/report -dir "$D"
+
+# 3. Go benchmarks per stage: load, validate (Evaluate), plan, emit, write.
+"$GO" test -run '^$' -bench . -benchmem -count 5 ./schema ./generator ./internal/writetree | tee "$D/go-bench.txt"
