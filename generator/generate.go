@@ -77,6 +77,10 @@ func Emit(plan *Plan) (Tree, error) {
 	if g.err == nil {
 		g.err = tree.add("kustomization.yaml", g.yaml(&k))
 	}
+	// The coverage report is documentation, not a resource.
+	if g.err == nil {
+		g.err = addCoverage(tree, plan)
+	}
 	if g.err != nil {
 		return nil, g.err
 	}

@@ -138,7 +138,7 @@ func (g *generation) stepContainer(st *Step) containerPlan {
 		cp.env = bucketMirrorEnv(pol, st)
 	case MethodCSISnapshot:
 		cp.image, cp.busybox, cp.api = pol.Images.Kubectl, true, true
-		cp.script = snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), pol.Snapshot.Keep, pol.Snapshot.ReadyTimeoutSeconds)
+		cp.script = snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), st.Kept.Snapshots, pol.Snapshot.ReadyTimeoutSeconds)
 		cp.env = []corev1.EnvVar{namespace}
 	case MethodCassandraSnapshot:
 		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true

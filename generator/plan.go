@@ -86,6 +86,8 @@ type Step struct {
 	TargetName string
 	Target     *schema.Target
 	Retention  schema.Retention
+	// Kept is what the step keeps, in its method's terms (see keptBy).
+	Kept Kept
 }
 
 // MaintenanceJob runs restic unlock, forget (per store, with the store's
@@ -170,7 +172,7 @@ func (p *Plan) addJob(app *schema.SiteApp, stores []*schema.SiteStore, name stri
 		retention = st.Decision.Retention.Apply(retention)
 		target := cmp.Or(st.Decision.Target, app.Settings.Target, defaultTarget(pol))
 		for _, m := range methods(st) {
-			s := &Step{Job: j, Store: st, Method: m, Retention: retention}
+			s := &Step{Job: j, Store: st, Method: m, Retention: retention, Kept: keptBy(m, retention, pol.Snapshot)}
 			if m != MethodCSISnapshot {
 				t := pol.Targets[target]
 				s.TargetName, s.Target = target, &t

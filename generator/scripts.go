@@ -3,8 +3,6 @@ package generator
 import (
 	"fmt"
 	"strings"
-
-	"github.com/odbackup/odbackup/schema"
 )
 
 // The scripts below run in POSIX sh (busybox or dash). Everything that
@@ -148,24 +146,12 @@ func cassandraScript(st *Step) string {
 	return b.String()
 }
 
-// archiveDays is how long a bucket mirror keeps replaced and deleted
-// objects: as long as the oldest restic snapshot GFS would keep.
-func archiveDays(r schema.Retention) int {
-	switch {
-	case r.Monthly > 0:
-		return r.Monthly * 31
-	case r.Weekly > 0:
-		return r.Weekly * 7
-	default:
-		return r.Daily
-	}
-}
-
 // bucketMirrorScript copies a bucket into an rclone crypt remote on the
 // target: "current" mirrors the bucket; objects the sync replaces or
-// deletes move to "archive/<run time>" and are kept for archiveDays.
+// deletes move to "archive/<run time>" and are kept for the step's
+// ArchiveDays.
 func bucketMirrorScript(st *Step) string {
-	days := archiveDays(st.Retention)
+	days := st.Kept.ArchiveDays
 	var b strings.Builder
 	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: S3 bucket %s (%s), mirrored encrypted", st.Store.Connection.Bucket, st.Store.ID)))
 	b.WriteString(`# rclone wants the crypt passwords obscured; obscure them here, so the

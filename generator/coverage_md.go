@@ -1,0 +1,284 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// snapshotNote says plainly what a CSI snapshot does and does not protect
+// against; the report prints it wherever snapshots appear.
+const snapshotNote = "A CSI snapshot lives on the same storage system as its volume: it protects against " +
+	"deletion and corruption, not against the loss of that storage system."
+
+// rpoNote says how RPO is computed.
+const rpoNote = "RPO is the worst-case data loss the schedule allows: the longest gap between two runs " +
+	"over a whole calendar cycle (wall-clock time; a daylight-saving change adds or takes an hour)."
+
+// CoverageMarkdown renders coverage.md: totals, a Mermaid diagram of apps
+// and stores coloured by status, and one table per group of statuses.
+func CoverageMarkdown(c Coverage) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Backup coverage: %s\n\n", c.Site)
+	fmt.Fprintf(&b, "%s, namespace `%s`. Every store of the %s catalog is listed, those of other editions and releases included,"+
+		" with the site's own apps. Schedules run in time zone %s.\n\n", siteWords(c), c.Namespace, c.Distribution, c.TimeZone)
+	markdownTotals(&b, c)
+	markdownDiagram(&b, c)
+	markdownCovered(&b, c)
+	markdownWaived(&b, c)
+	markdownUncovered(&b, c, "Not backed up", func(s CoverageStatus) bool { return s != CoverageCovered && s != CoverageWaived && inSite(s) })
+	markdownUncovered(&b, c, "Not part of this site", func(s CoverageStatus) bool { return !inSite(s) })
+	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+func siteWords(c Coverage) string {
+	return fmt.Sprintf("openDesk %s %s (distribution %s)", strings.ToUpper(c.Edition), c.Release, c.Distribution)
+}
+
+func markdownTotals(b *strings.Builder, c Coverage) {
+	t := c.Totals
+	b.WriteString("| stores |")
+	for _, s := range coverageStatuses {
+		if _, ok := t.ByStatus[s.status]; ok {
+			fmt.Fprintf(b, " %s |", s.words)
+		}
+	}
+	b.WriteString("\n|---:|")
+	for _, s := range coverageStatuses {
+		if _, ok := t.ByStatus[s.status]; ok {
+			b.WriteString("---:|")
+		}
+	}
+	fmt.Fprintf(b, "\n| %d |", t.Stores)
+	for _, s := range coverageStatuses {
+		if n, ok := t.ByStatus[s.status]; ok {
+			fmt.Fprintf(b, " %d |", n)
+		}
+	}
+	fmt.Fprintf(b, "\n\n%s\n\n", requiredWords(t))
+	if t.SnapshotOnly > 0 {
+		fmt.Fprintf(b, "%s %s\n\n", snapshotOnlyWords(t), snapshotNote)
+	}
+}
+
+func requiredWords(t CoverageTotals) string {
+	return fmt.Sprintf("Required stores of the deployed apps: %d, of which %d covered and %d waived.",
+		t.Required, t.RequiredCovered, t.RequiredWaived)
+}
+
+func snapshotOnlyWords(t CoverageTotals) string {
+	if t.SnapshotOnly == 1 {
+		return "1 covered store has only CSI snapshots, no copy off its storage system."
+	}
+	return fmt.Sprintf("%d covered stores have only CSI snapshots, no copy off their storage system.", t.SnapshotOnly)
+}
+
+// mermaidClasses colour the diagram's stores by status.
+var mermaidClasses = []struct {
+	status CoverageStatus
+	class  string
+	style  string
+}{
+	{CoverageCovered, "covered", "fill:#c8e6c9,stroke:#2e7d32,color:#1b5e20"},
+	{CoverageWaived, "waived", "fill:#fff3c4,stroke:#f9a825,color:#5d4300"},
+	{CoverageOptedOut, "optedOut", "fill:#ffe0b2,stroke:#ef6c00,color:#6d3200"},
+	{CoverageNever, "never", "fill:#eeeeee,stroke:#9e9e9e,color:#424242"},
+	{CoverageNotDeployed, "notDeployed", "fill:#ffffff,stroke:#bdbdbd,color:#757575,stroke-dasharray:4 3"},
+	{CoverageUnprotected, "unprotected", "fill:#ffcdd2,stroke:#c62828,color:#b71c1c"},
+	{CoverageUndecided, "unprotected", ""},
+}
+
+// markdownDiagram draws apps → stores. Stores of other editions and
+// releases are in the tables only: they are not part of the site.
+func markdownDiagram(b *strings.Builder, c Coverage) {
+	b.WriteString("## Overview\n\nApps and their stores, coloured by status; stores of other editions and releases are listed below, not drawn.\n\n")
+	b.WriteString("```mermaid\nflowchart LR\n")
+	defined := map[string]bool{}
+	for _, m := range mermaidClasses {
+		if m.style != "" && !defined[m.class] {
+			defined[m.class] = true
+			fmt.Fprintf(b, "  classDef %s %s\n", m.class, m.style)
+		}
+	}
+	for i, app := range c.Apps {
+		drawn := false
+		for j, st := range app.Stores {
+			if st.Status == CoverageOtherEdition || st.Status == CoverageOtherRelease {
+				continue
+			}
+			if !drawn {
+				fmt.Fprintf(b, "  a%d[\"%s\"]\n", i, mermaidText(app.Name))
+				drawn = true
+			}
+			_, name, _ := strings.Cut(st.ID, "/")
+			fmt.Fprintf(b, "  a%d --> a%ds%d[\"%s<br>%s\"]:::%s\n", i, i, j, mermaidText(name), st.Status.Words(), mermaidClass(st.Status))
+		}
+	}
+	b.WriteString("```\n\n")
+}
+
+func mermaidClass(s CoverageStatus) string {
+	for _, m := range mermaidClasses {
+		if m.status == s {
+			return m.class
+		}
+	}
+	return "never"
+}
+
+// mermaidText escapes a label for a quoted Mermaid node.
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+func markdownCovered(b *strings.Builder, c Coverage) {
+	var rows []string
+	snapshots := false
+	for _, as := range c.stores() {
+		st := as.store
+		if st.Status != CoverageCovered {
+			continue
+		}
+		for _, bk := range st.Backups {
+			target := bk.Target
+			if bk.SameStorage {
+				target, snapshots = "the volume's own storage ¹", true
+			}
+			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s |",
+				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Covered\n\n%s\n\n", rpoNote)
+	b.WriteString("| Store | Content | Method | CronJob | Schedule | RPO | Retention | Target |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString(strings.Join(rows, "\n"))
+	b.WriteString("\n\n")
+	if snapshots {
+		fmt.Fprintf(b, "¹ %s\n\n", snapshotNote)
+	}
+}
+
+func (bk CoverageBackup) rpoWords() string {
+	if bk.NeverRuns {
+		return "never runs"
+	}
+	return FormatDuration(time.Duration(bk.RPOMinutes) * time.Minute)
+}
+
+func markdownWaived(b *strings.Builder, c Coverage) {
+	var rows []string
+	for _, as := range c.stores() {
+		st := as.store
+		if st.Status != CoverageWaived || st.Waiver == nil {
+			continue
+		}
+		w := st.Waiver
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s | %s | %s |",
+			st.ID, cell(st.Content), cell(w.Reason), w.Expires, cell(w.ApprovedBy), cell(w.Ticket)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Waived\n\nRequired stores left without backup on purpose, until the waiver expires.\n\n")
+	b.WriteString("| Store | Content | Reason | Expires | Approved by | Ticket |\n|---|---|---|---|---|---|\n")
+	b.WriteString(strings.Join(rows, "\n"))
+	b.WriteString("\n\n")
+}
+
+func markdownUncovered(b *strings.Builder, c Coverage, title string, keep func(CoverageStatus) bool) {
+	var rows []string
+	for _, s := range coverageStatuses {
+		if !keep(s.status) {
+			continue
+		}
+		for _, as := range c.stores() {
+			st := as.store
+			if st.Status == s.status {
+				rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s |", st.ID, cell(st.Content), s.words, cell(st.Why)))
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n| Store | Content | Status | Why |\n|---|---|---|---|\n", title)
+	b.WriteString(strings.Join(rows, "\n"))
+	b.WriteString("\n\n")
+}
+
+// mdCell escapes text for a table cell or list item whose text may quote
+// a cron schedule, whose asterisks would otherwise start emphasis.
+func mdCell(s string) string { return strings.ReplaceAll(cell(s), "*", `\*`) }
+
+// markers mark a change's effect in Markdown; a change that fails the gate
+// gets failMarker.
+var markers = map[Effect]string{EffectWorse: "⚠️", EffectBetter: "✅", EffectNeutral: "ℹ️"}
+
+const failMarker = "❌"
+
+// GateMarkdown renders the gate's problems and notices; empty when there
+// are none.
+func GateMarkdown(g *CoverageGate) string {
+	if g == nil {
+		return ""
+	}
+	var b strings.Builder
+	if len(g.Problems) > 0 {
+		fmt.Fprintf(&b, "**The coverage gate fails** (as of %s):\n\n", g.Today)
+		for _, p := range g.Problems {
+			fmt.Fprintf(&b, "- %s `%s` — %s: %s\n", failMarker, p.Store, mdCell(p.Content), mdCell(p.Message))
+		}
+		b.WriteString("\n")
+	}
+	if len(g.Notices) > 0 {
+		fmt.Fprintf(&b, "**Notices** (as of %s):\n\n", g.Today)
+		for _, p := range g.Notices {
+			fmt.Fprintf(&b, "- `%s` — %s: %s\n", p.Store, mdCell(p.Content), mdCell(p.Message))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// DiffMarkdown renders a coverage diff as a merge-request comment.
+func DiffMarkdown(d CoverageDiff) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Backup coverage of %s: %s\n\nCompared with `%s`.\n\n", d.Site, changeCount(d.Changes), d.Base)
+	for _, c := range d.SiteChanges {
+		fmt.Fprintf(&b, "- %s\n", c)
+	}
+	if len(d.SiteChanges) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(GateMarkdown(d.Gate))
+	if len(d.Changes) > 0 {
+		b.WriteString("| | Store | Content | Change |\n|---|---|---|---|\n")
+		for _, group := range groupChanges(d.Changes) {
+			var changes []string
+			for _, c := range group {
+				changes = append(changes, fmt.Sprintf("**%s**: %s", c.Kind.Words(), mdCell(c.detailAndHint())))
+			}
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", groupMarker(group, markers, failMarker),
+				group[0].Store, cell(group[0].Content), strings.Join(changes, "<br>"))
+		}
+		b.WriteString("\n")
+	}
+	if t := totalsDelta(d.BaseTotals, d.Totals); t != "" {
+		fmt.Fprintf(&b, "Stores by status: %s.\n", t)
+	}
+	return []byte(strings.TrimRight(b.String(), "\n") + "\n")
+}
+
+// totalsDelta lists the statuses whose count changed.
+func totalsDelta(base, head CoverageTotals) string {
+	var parts []string
+	for _, s := range coverageStatuses {
+		if b, h := base.ByStatus[s.status], head.ByStatus[s.status]; b != h {
+			parts = append(parts, fmt.Sprintf("%s %d → %d", s.words, b, h))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
