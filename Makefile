@@ -31,6 +31,14 @@ out:
 check-out:
 	$(GO) run ./cmd/odbackup build $(EXAMPLES) -o out --check
 
+# e2e: the end-to-end suite against real servers on loopback: builds the
+# pinned tools once (cached outside the repo), installs missing Debian
+# packages, starts the servers, runs ./e2e/... and stops the servers on every
+# exit path. E2E_FLAGS go to go test, e.g. make e2e E2E_FLAGS='-run Smoke -v'.
+# See e2e/README.md.
+e2e:
+	GO="$(GO)" e2e/scripts/run.sh $(E2E_FLAGS)
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 	cd cue && $(GO) tool cue fmt ./...
