@@ -121,8 +121,7 @@ date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/complete"
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
-# Older builds (other keys) are not needed any more; the Go build cache makes
-# going back to one a relink of about a minute.
-find "$cache" -mindepth 1 -maxdepth 1 -type d -regex '.*/[0-9a-f]\{16\}' ! -name "$key" -exec rm -rf {} +
+# Builds for other keys stay: a server started from one of them (another
+# checkout, another session) still uses its binaries. Remove old ones by hand.
 log "tools built in $((SECONDS - total)) s into $out"
 echo "$out/bin"
