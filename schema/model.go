@@ -100,12 +100,24 @@ type Export struct {
 	Container string `json:"container"`
 	Command   string `json:"command"`
 	Filename  string `json:"filename"`
+	// Slapd is set for an openLDAP export the runbook loads with slapadd.
+	Slapd *Slapd `json:"slapd,omitempty"`
+}
+
+// Slapd is where an openLDAP server keeps its configuration and the
+// database an export holds.
+type Slapd struct {
+	Config    string `json:"config"`
+	Directory string `json:"directory"`
 }
 
 // StoreRestore is what a runbook must say about a store beyond its method.
 type StoreRestore struct {
 	Notes       []string `json:"notes"`
 	PrimaryOnly bool     `json:"primaryOnly"`
+	// DatabaseOptions are openDesk's CREATE DATABASE options beyond the
+	// owner, e.g. "ENCODING 'UTF8' LC_COLLATE 'C' ...".
+	DatabaseOptions string `json:"databaseOptions,omitempty"`
 }
 
 // Connection is the union of every kind's connection fields; the CUE schema
@@ -126,6 +138,8 @@ type Connection struct {
 	Container       string        `json:"container,omitempty"`
 	DataDir         string        `json:"dataDir,omitempty"`
 	Name            string        `json:"name,omitempty"`
+	// FSGroup owns a Redis server's files; a restore writes as a member.
+	FSGroup int `json:"fsGroup,omitempty"`
 }
 
 // SecretKeyRef names one key of one Secret in the site's namespace.

@@ -202,6 +202,9 @@ func resolveConnection(st *Store, services Services, override *Connection) Conne
 		setIf(&c.Container, o.Container)
 		setIf(&c.DataDir, o.DataDir)
 		setIf(&c.Name, o.Name)
+		if o.FSGroup != 0 {
+			c.FSGroup = o.FSGroup
+		}
 		if o.PasswordSecret != nil {
 			c.PasswordSecret = o.PasswordSecret
 		}
