@@ -14,11 +14,13 @@ build:
 
 # test: unit and CLI tests, the upstream cue tool on every example, and the
 # proof that out/ is what the examples build today.
-test: unit cue-vet
+test: unit cue-vet check-out
 
+# shellcheck checks every generated script; the test fails without it here.
 unit:
+	e2e/scripts/ensure-packages.sh shellcheck
 	$(GO) vet ./...
-	$(GO) test ./...
+	ODBACKUP_SHELLCHECK=required $(GO) test ./...
 
 # The schema works with the upstream cue tool too (see README).
 cue-vet:
@@ -38,6 +40,11 @@ check-out:
 # See e2e/README.md.
 e2e:
 	GO="$(GO)" e2e/scripts/run.sh $(E2E_FLAGS)
+
+# bench: times whole commands and the Go benchmarks per stage; prints the
+# figures of BENCHMARKS.md as ratios against baselines of the same run.
+bench:
+	GO="$(GO)" bench/run.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
