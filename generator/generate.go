@@ -69,6 +69,10 @@ func Emit(plan *Plan) (Tree, error) {
 		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
 		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))
 	}
+	// Restore Jobs and runbooks: in the tree, never in the kustomization.
+	if g.err == nil {
+		g.err = g.addRestore(tree)
+	}
 	slices.Sort(resources)
 	k := kustomize.Kustomization{
 		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},

@@ -24,8 +24,8 @@ import (
 	"github.com/odbackup/odbackup/schema"
 )
 
-// builtExamples evaluates and generates every example once per test binary.
-var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
+// exampleSites evaluates every example policy once per test binary.
+var exampleSites = sync.OnceValues(func() (map[string]*schema.Site, error) {
 	s, err := schema.Load()
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no examples found: %v", err)
 	}
-	trees := map[string]generator.Tree{}
+	sites := map[string]*schema.Site{}
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -44,11 +44,24 @@ var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
+		sites[site.Policy.Site] = site
+	}
+	return sites, nil
+})
+
+// builtExamples generates every example once per test binary.
+var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
+	sites, err := exampleSites()
+	if err != nil {
+		return nil, err
+	}
+	trees := map[string]generator.Tree{}
+	for name, site := range sites {
 		tree, err := generator.Generate(site)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		trees[site.Policy.Site] = tree
+		trees[name] = tree
 	}
 	return trees, nil
 })
@@ -65,6 +78,7 @@ func examples(t *testing.T) map[string]generator.Tree {
 // decoded is every object of a generated tree, decoded strictly.
 type decoded struct {
 	cronJobs  map[string]*batchv1.CronJob
+	jobs      map[string]*batchv1.Job // restore Jobs, restore/ only
 	accounts  map[string]*corev1.ServiceAccount
 	roles     map[string]*rbacv1.Role
 	bindings  map[string]*rbacv1.RoleBinding
@@ -83,7 +97,7 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 }
 
 func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
-	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, accounts: map[string]*corev1.ServiceAccount{},
+	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
 		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
 	for _, p := range tree.Paths() {
 		if !strings.HasSuffix(p, ".yaml") {
@@ -100,6 +114,13 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 				var o batchv1.CronJob
 				strict(t, where, doc, &o)
 				d.cronJobs[o.Name] = &o
+			case "Job":
+				var o batchv1.Job
+				strict(t, where, doc, &o)
+				if !strings.HasPrefix(p, "restore/") {
+					t.Errorf("%s: a Job outside restore/ would run whenever the kustomization is applied", where)
+				}
+				d.jobs[o.Name] = &o
 			case "ServiceAccount":
 				var o corev1.ServiceAccount
 				strict(t, where, doc, &o)
@@ -141,6 +162,18 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 		}
 	}
 	return d
+}
+
+// pods are the pod templates of every CronJob and restore Job, by name.
+func (d *decoded) pods() map[string]*corev1.PodTemplateSpec {
+	pods := map[string]*corev1.PodTemplateSpec{}
+	for name, cj := range d.cronJobs {
+		pods[name] = &cj.Spec.JobTemplate.Spec.Template
+	}
+	for name, j := range d.jobs {
+		pods[name] = &j.Spec.Template
+	}
+	return pods
 }
 
 func podContainers(spec *corev1.PodSpec) []corev1.Container {
@@ -187,8 +220,7 @@ func TestPodsAreRestricted(t *testing.T) {
 	}
 	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
 	for site, tree := range examples(t) {
-		for name, cj := range decodeTree(t, site, tree).cronJobs {
-			tmpl := cj.Spec.JobTemplate.Spec.Template
+		for name, tmpl := range decodeTree(t, site, tree).pods() {
 			for _, r := range eval.EvaluatePod(lv, &tmpl.ObjectMeta, &tmpl.Spec) {
 				if !r.Allowed {
 					t.Errorf("%s/%s: %s: %s", site, name, r.ForbiddenReason, r.ForbiddenDetail)
@@ -216,25 +248,32 @@ func TestCronJobSettings(t *testing.T) {
 			case s.TimeZone == nil:
 				t.Errorf("%s/%s: no time zone", site, name)
 			}
-			pod := job.Template.Spec
-			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
-				t.Errorf("%s/%s: the service account token is mounted into every container", site, name)
-			}
-			if pod.ServiceAccountName != name {
-				t.Errorf("%s/%s: runs as %q, not its own ServiceAccount", site, name, pod.ServiceAccountName)
-			}
-			for _, c := range podContainers(&pod) {
-				if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
-					t.Errorf("%s/%s/%s: missing resource requests or limits", site, name, c.Name)
-				}
-				if !strings.Contains(c.Image, ":") || strings.HasSuffix(c.Image, ":latest") {
-					t.Errorf("%s/%s/%s: image %q is not pinned", site, name, c.Name, c.Image)
-				}
-				for _, e := range c.Env {
-					if secretLooking(e.Name) && e.Value != "" {
-						t.Errorf("%s/%s/%s: %s holds a literal value; secrets come from secretKeyRef", site, name, c.Name, e.Name)
-					}
-				}
+			checkPodSettings(t, site, name, &job.Template.Spec)
+		}
+	}
+}
+
+// checkPodSettings checks what every generated Pod must have: its own
+// ServiceAccount, the API token only where a container mounts it,
+// resources, pinned images and no secret value in its environment.
+func checkPodSettings(t *testing.T, site, name string, pod *corev1.PodSpec) {
+	t.Helper()
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Errorf("%s/%s: the service account token is mounted into every container", site, name)
+	}
+	if pod.ServiceAccountName != name {
+		t.Errorf("%s/%s: runs as %q, not its own ServiceAccount", site, name, pod.ServiceAccountName)
+	}
+	for _, c := range podContainers(pod) {
+		if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
+			t.Errorf("%s/%s/%s: missing resource requests or limits", site, name, c.Name)
+		}
+		if !strings.Contains(c.Image, ":") || strings.HasSuffix(c.Image, ":latest") {
+			t.Errorf("%s/%s/%s: image %q is not pinned", site, name, c.Name, c.Image)
+		}
+		for _, e := range c.Env {
+			if secretLooking(e.Name) && e.Value != "" {
+				t.Errorf("%s/%s/%s: %s holds a literal value; secrets come from secretKeyRef", site, name, c.Name, e.Name)
 			}
 		}
 	}
@@ -251,12 +290,12 @@ func secretLooking(name string) bool {
 func TestRBACIsLeastPrivilege(t *testing.T) {
 	for site, tree := range examples(t) {
 		d := decodeTree(t, site, tree)
-		for name, cj := range d.cronJobs {
+		for name, tmpl := range d.pods() {
 			if d.accounts[name] == nil {
 				t.Errorf("%s/%s: no ServiceAccount of its own", site, name)
 			}
 			usesAPI := false
-			for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
+			for _, c := range podContainers(&tmpl.Spec) {
 				mountsToken := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "kube-api-access" })
 				callsAPI := strings.Contains(scriptOf(c), "kubectl ")
 				if mountsToken != callsAPI {
@@ -275,6 +314,10 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 			}
 		}
 		for name, role := range d.roles {
+			if strings.HasPrefix(name, "odbackup-restore-") {
+				checkRestoreRules(t, site, name, role.Rules)
+				continue
+			}
 			for _, r := range role.Rules {
 				for _, s := range slices.Concat(r.APIGroups, r.Resources, r.Verbs) {
 					if strings.Contains(s, "*") {
@@ -320,8 +363,8 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	seen := map[string]string{}
 	var files []string
 	for site, tree := range examples(t) {
-		for name, cj := range decodeTree(t, site, tree).cronJobs {
-			for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
+		for name, tmpl := range decodeTree(t, site, tree).pods() {
+			for _, c := range podContainers(&tmpl.Spec) {
 				script := scriptOf(c)
 				if script == "" || seen[script] != "" {
 					continue
@@ -339,5 +382,68 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	out, err := exec.Command(bin, append([]string{"--shell=sh", "--severity=style", "--format=gcc"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Errorf("shellcheck found problems in generated scripts:\n%s", out)
+	}
+}
+
+// checkRestoreRules holds a restore Job's Role to what its script does:
+// named objects wherever Kubernetes can check a name; without a name only
+// create (the new object has none yet when RBAC decides) and reading
+// VolumeSnapshots, which carry no data.
+func checkRestoreRules(t *testing.T, site, name string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	for _, r := range rules {
+		for _, x := range slices.Concat(r.APIGroups, r.Resources, r.Verbs) {
+			if strings.Contains(x, "*") {
+				t.Errorf("%s/%s: wildcard in %v", site, name, r)
+			}
+		}
+		named := len(r.ResourceNames) > 0
+		verbs := strings.Join(r.Verbs, ",")
+		for _, res := range r.Resources {
+			ok := false
+			switch res {
+			case "persistentvolumeclaims":
+				ok = named && verbs == "delete,get,list,watch" || !named && verbs == "create"
+			case "configmaps", "secrets":
+				ok = named && verbs == "get,update" || !named && verbs == "create"
+			case "statefulsets", "deployments":
+				ok = named && verbs == "get" && r.APIGroups[0] == "apps"
+			case "pods":
+				ok = named && verbs == "get"
+			case "pods/exec":
+				ok = named && verbs == "create,get"
+			case "volumesnapshots":
+				ok = !named && verbs == "get,list" && r.APIGroups[0] == "snapshot.storage.k8s.io"
+			}
+			if !ok {
+				t.Errorf("%s/%s: a restore needs no rule %v", site, name, r)
+			}
+		}
+	}
+}
+
+// TestRestoreJobSettings checks what every restore Job must have: no
+// automatic retry, a deadline, the newest backup as what it restores
+// unless told otherwise, and what every generated Pod has.
+func TestRestoreJobSettings(t *testing.T) {
+	for site, tree := range examples(t) {
+		d := decodeTree(t, site, tree)
+		if len(d.jobs) == 0 {
+			t.Errorf("%s: no restore Jobs", site)
+		}
+		for name, j := range d.jobs {
+			s := j.Spec
+			switch {
+			case s.BackoffLimit == nil || *s.BackoffLimit != 0:
+				t.Errorf("%s/%s: a failed restore must not retry on its own", site, name)
+			case s.ActiveDeadlineSeconds == nil:
+				t.Errorf("%s/%s: no deadline", site, name)
+			}
+			main := s.Template.Spec.Containers
+			if len(main) != 1 || !slices.Contains(main[0].Env, corev1.EnvVar{Name: "ODBACKUP_SNAPSHOT", Value: "latest"}) {
+				t.Errorf("%s/%s: the restore container must read ODBACKUP_SNAPSHOT, latest by default", site, name)
+			}
+			checkPodSettings(t, site, name, &s.Template.Spec)
+		}
 	}
 }

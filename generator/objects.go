@@ -85,6 +85,8 @@ type containerPlan struct {
 	// restic and busybox: the static binaries this container needs copied
 	// into /tools; api: it talks to the Kubernetes API.
 	restic, busybox, api bool
+	// mounts are volumes beyond tools and tmp (a restore's target claim).
+	mounts []corev1.VolumeMount
 }
 
 func literal(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
@@ -121,13 +123,11 @@ func (g *generation) stepContainer(st *Step) containerPlan {
 	case MethodPgDump:
 		cp.image, cp.restic = PostgresImage(pol), true
 		cp.script = pgDumpScript(st)
-		cp.env = []corev1.EnvVar{literal("PGHOST", c.Host), literal("PGPORT", fmt.Sprint(c.Port)),
-			literal("PGUSER", c.User), literal("PGDATABASE", c.Database), fromSecret("PGPASSWORD", *c.PasswordSecret)}
+		cp.env = postgresEnv(c)
 	case MethodMariaDBDump:
 		cp.image, cp.restic = pol.Images.MariaDB, true
 		cp.script = mariadbDumpScript(st)
-		cp.env = []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
-			literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
+		cp.env = mariadbEnv(c)
 	case MethodRedisRDB:
 		cp.image, cp.restic = pol.Images.Redis, true
 		cp.script = redisScript(st)
@@ -157,6 +157,18 @@ func (g *generation) stepContainer(st *Step) containerPlan {
 		cp.env = append(cp.env, resticEnv(st.Target)...)
 	}
 	return cp
+}
+
+// postgresEnv is how psql, pg_dump and pg_restore reach a store's database.
+func postgresEnv(c schema.Connection) []corev1.EnvVar {
+	return []corev1.EnvVar{literal("PGHOST", c.Host), literal("PGPORT", fmt.Sprint(c.Port)),
+		literal("PGUSER", c.User), literal("PGDATABASE", c.Database), fromSecret("PGPASSWORD", *c.PasswordSecret)}
+}
+
+// mariadbEnv is how mariadb and mariadb-dump reach a store's server.
+func mariadbEnv(c schema.Connection) []corev1.EnvVar {
+	return []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
+		literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
 }
 
 // bucketMirrorEnv configures rclone's three remotes through environment
@@ -261,15 +273,23 @@ func (g *generation) resourceRequirements(r schema.Resources) corev1.ResourceReq
 // in order, and the last as the main container. A failing step stops the
 // Pod, so later steps never run on a half-done group.
 func (g *generation) backupPod(j *Job) corev1.PodSpec {
-	pol := g.plan.Site.Policy
 	var plans []containerPlan
-	var restic, busybox, api bool
 	for _, st := range j.Steps {
-		cp := g.stepContainer(st)
-		restic, busybox, api = restic || cp.restic, busybox || cp.busybox, api || cp.api
-		plans = append(plans, cp)
+		plans = append(plans, g.stepContainer(st))
 	}
-	res := g.resourceRequirements(j.Resources)
+	return g.pod(j.Name, j.Resources, plans)
+}
+
+// pod runs containers in order as the ServiceAccount account: the last as
+// the main container, the others (after the init containers that copy the
+// static binaries they need) as init containers.
+func (g *generation) pod(account string, resources schema.Resources, plans []containerPlan) corev1.PodSpec {
+	pol := g.plan.Site.Policy
+	var restic, busybox, api bool
+	for _, cp := range plans {
+		restic, busybox, api = restic || cp.restic, busybox || cp.busybox, api || cp.api
+	}
+	res := g.resourceRequirements(resources)
 	mounts := []corev1.VolumeMount{{Name: "tools", MountPath: toolsDir, ReadOnly: true}, {Name: "tmp", MountPath: tmpDir}}
 	var inits []corev1.Container
 	if restic {
@@ -299,6 +319,7 @@ func (g *generation) backupPod(j *Job) corev1.PodSpec {
 		if cp.api {
 			m = append(m, corev1.VolumeMount{Name: "kube-api-access", MountPath: apiDir, ReadOnly: true})
 		}
+		m = append(m, cp.mounts...)
 		env := append([]corev1.EnvVar{literal("PATH", podPath), literal("HOME", tmpDir)}, cp.env...)
 		steps = append(steps, restrictedContainer(corev1.Container{
 			Name: cp.name, Image: cp.image,
@@ -310,7 +331,7 @@ func (g *generation) backupPod(j *Job) corev1.PodSpec {
 	}
 	inits = append(inits, steps[:len(steps)-1]...)
 	spec := corev1.PodSpec{
-		ServiceAccountName:           j.Name,
+		ServiceAccountName:           account,
 		AutomountServiceAccountToken: ptr.To(false),
 		RestartPolicy:                corev1.RestartPolicyNever,
 		SecurityContext:              podSecurityContext(),

@@ -1,0 +1,137 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+)
+
+// markdown builds a document that renders the same on GitLab and GitHub:
+// ATX headings, pipe tables, fenced code blocks and Mermaid diagrams, no
+// raw HTML. Blocks are separated by one blank line.
+type markdown struct {
+	b strings.Builder
+}
+
+func (m *markdown) block(s string) {
+	if m.b.Len() > 0 {
+		m.b.WriteString("\n")
+	}
+	m.b.WriteString(strings.TrimRight(s, "\n"))
+	m.b.WriteString("\n")
+}
+
+func (m *markdown) heading(level int, format string, args ...any) {
+	m.block(strings.Repeat("#", level) + " " + fmt.Sprintf(format, args...))
+}
+
+// para writes a paragraph; format and args as for fmt.Sprintf.
+func (m *markdown) para(format string, args ...any) {
+	m.block(fmt.Sprintf(format, args...))
+}
+
+// list writes a bullet list.
+func (m *markdown) list(items ...string) {
+	if len(items) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString("- " + indentContinuation(it, "  ") + "\n")
+	}
+	m.block(b.String())
+}
+
+// numbered writes a numbered list.
+func (m *markdown) numbered(items ...string) {
+	var b strings.Builder
+	for i, it := range items {
+		prefix := fmt.Sprintf("%d. ", i+1)
+		b.WriteString(prefix + indentContinuation(it, strings.Repeat(" ", len(prefix))) + "\n")
+	}
+	m.block(b.String())
+}
+
+func indentContinuation(s, indent string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
+}
+
+// code writes a fenced code block; the fence is longer than any backtick
+// run inside.
+func (m *markdown) code(lang, text string) {
+	fence := "```"
+	for strings.Contains(text, fence) {
+		fence += "`"
+	}
+	m.block(fence + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + fence)
+}
+
+// note writes a blockquote.
+func (m *markdown) note(format string, args ...any) {
+	m.block("> " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", "\n> "))
+}
+
+// table writes a pipe table; cells are escaped for it.
+func (m *markdown) table(head []string, rows [][]string) {
+	var b strings.Builder
+	row := func(cells []string) {
+		b.WriteString("|")
+		for _, c := range cells {
+			b.WriteString(" " + tableCell(c) + " |")
+		}
+		b.WriteString("\n")
+	}
+	row(head)
+	b.WriteString("|")
+	for range head {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		row(r)
+	}
+	m.block(b.String())
+}
+
+func (m *markdown) bytes() []byte { return []byte(m.b.String()) }
+
+// tableCell keeps a cell on one line and its pipes from ending it (also
+// inside code spans, where GitLab and GitHub both honour \|).
+func tableCell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// code returns s as an inline code span.
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
+}
+
+// link returns a Markdown link.
+func link(text, target string) string { return "[" + text + "](" + target + ")" }
+
+// mermaidLabel makes text safe inside a quoted Mermaid node label.
+func mermaidLabel(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+// mermaidID makes a Mermaid node id from any string.
+func mermaidID(prefix, s string) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	return b.String()
+}

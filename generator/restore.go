@@ -1,0 +1,313 @@
+package generator
+
+import (
+	"cmp"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/odbackup/odbackup/schema"
+)
+
+// A restore Job may run half a day: a bucket of several TB or a large
+// database restores slowly, and a restore killed half-way is worse than
+// a slow one. It never retries on its own: a failed restore needs a human
+// to read its log before anything runs again.
+const (
+	restoreDeadlineSeconds = 12 * 3600
+	restoreBackoffLimit    = 0
+)
+
+// restoreMountDir is where a restore Job mounts a claim it writes to.
+const restoreMountDir = "/data"
+
+// RestoreJob is the ready-to-apply Job that restores what one step backed
+// up. Its file, restore/<app>/<name>.yaml, holds the Job with its own
+// ServiceAccount, Role and RoleBinding, so one `kubectl apply -f` grants
+// exactly the rights the restore needs and one `kubectl delete -f` takes
+// them away again. The files are not in the kustomization: GitOps must
+// never run a restore.
+type RestoreJob struct {
+	// Name names the Job, its ServiceAccount, Role and RoleBinding.
+	Name string
+	// Path is the file's path in the site's tree.
+	Path string
+	Step *Step
+	// Stopped is the workload that must have 0 replicas while the Job
+	// runs: the one mounting a restored claim, or the Redis server. Nil
+	// when the Job needs no such check.
+	Stopped *schema.Workload
+}
+
+// App is the id of the app whose store the Job restores.
+func (r *RestoreJob) App() string { return r.Step.Store.App }
+
+// RestoreJobs returns one restore Job per backup step, in the order of the
+// steps. Names are unique within the site: a clash (two apps with a store
+// of the same kind and identifier) falls back to a name with the app in it.
+func (p *Plan) RestoreJobs() []*RestoreJob {
+	var out []*RestoreJob
+	taken := map[string]bool{}
+	for _, st := range p.Steps {
+		base := restoreBase(st)
+		name := "odbackup-restore-" + base
+		if len(name) > 63 || taken[name] {
+			name = dnsName(63, "odbackup-restore", st.Store.App, base)
+		}
+		taken[name] = true
+		out = append(out, &RestoreJob{
+			Name:    name,
+			Path:    path.Join("restore", st.Store.App, strings.TrimPrefix(name, "odbackup-restore-")+".yaml"),
+			Step:    st,
+			Stopped: p.stoppedWorkload(st),
+		})
+	}
+	return out
+}
+
+// restoreBase names what a restore Job restores in words a reader
+// recognises: "postgresql-keycloak-extensions", "mariadb-primarydb",
+// "pvc-postfix", or for a logical export its file, "export-ldap-primary".
+func restoreBase(st *Step) string {
+	if st.Method == MethodExecExport {
+		f := st.Store.Export.Filename
+		return "export-" + labelWords(strings.TrimSuffix(f, path.Ext(f)))
+	}
+	return labelWords(st.Store.Kind + "-" + st.Store.Identifier)
+}
+
+// labelWords lowercases s and turns every run of other characters than
+// letters and digits into one dash.
+func labelWords(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune('-')
+		}
+	}
+	return collapseDashes(b.String())
+}
+
+// stoppedWorkload is the workload a restore must find at 0 replicas.
+func (p *Plan) stoppedWorkload(st *Step) *schema.Workload {
+	name := st.Store.Connection.Workload
+	switch {
+	case st.Method == MethodCSISnapshot && name != "":
+		return p.findWorkload(st.Store.App, name, "")
+	case st.Method == MethodRedisRDB:
+		// Redis servers run as StatefulSets (openDesk's bundled one is
+		// redis-master); the catalog's Redis app says so when deployed.
+		return p.findWorkload(st.Store.App, name, "StatefulSet")
+	}
+	return nil
+}
+
+// findWorkload looks a workload up by name: in the store's own app first,
+// then in every deployed app. Without a match, a known kind still makes a
+// workload; otherwise there is none.
+func (p *Plan) findWorkload(appID, name, kind string) *schema.Workload {
+	apps := slices.Clone(p.Site.Apps)
+	slices.SortStableFunc(apps, func(a, b *schema.SiteApp) int {
+		return cmp.Compare(boolRank(a.ID != appID), boolRank(b.ID != appID))
+	})
+	for _, a := range apps {
+		if a.ID != appID && !a.Deployed {
+			continue
+		}
+		for _, w := range a.Workloads {
+			if w.Name == name {
+				return &w
+			}
+		}
+	}
+	if kind == "" {
+		return nil
+	}
+	return &schema.Workload{Kind: kind, Name: name, Replicas: 1, Confidence: "inferred", Source: "the store's connection"}
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// workloadRef is "kind/name" as kubectl takes it: "statefulset/redis-master".
+func workloadRef(w schema.Workload) string { return strings.ToLower(w.Kind) + "/" + w.Name }
+
+// workloadResource is the API resource of a workload kind.
+func workloadResource(kind string) (group, resource string) {
+	switch kind {
+	case "CronJob":
+		return "batch", "cronjobs"
+	default:
+		return "apps", strings.ToLower(kind) + "s"
+	}
+}
+
+// restoreContainer decides image, script and environment of a restore.
+// The environment follows the backup's: a restore script reaches the same
+// servers through the same variables, and ODBACKUP_SNAPSHOT says which
+// backup to restore.
+func (g *generation) restoreContainer(r *RestoreJob) containerPlan {
+	st := r.Step
+	pol := g.plan.Site.Policy
+	c := st.Store.Connection
+	cp := containerPlan{name: "restore"}
+	snapshot := literal("ODBACKUP_SNAPSHOT", "latest")
+	namespace := literal("ODBACKUP_NAMESPACE", pol.Namespace)
+	switch st.Method {
+	case MethodPgDump:
+		cp.image, cp.restic = PostgresImage(pol), true
+		cp.env = postgresEnv(c)
+	case MethodMariaDBDump:
+		cp.image, cp.restic = pol.Images.MariaDB, true
+		cp.env = mariadbEnv(c)
+	case MethodBucketMirror:
+		cp.image = pol.Images.Rclone
+		cp.env = bucketMirrorEnv(pol, st)
+	case MethodCSISnapshot:
+		cp.image, cp.busybox, cp.api = pol.Images.Kubectl, true, true
+		cp.env = []corev1.EnvVar{namespace}
+	case MethodRedisRDB:
+		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
+		cp.env = []corev1.EnvVar{namespace, literal("ODBACKUP_DATA_DIR", restoreMountDir)}
+		cp.mounts = []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}
+	case MethodCassandraSnapshot, MethodObjectExport, MethodExecExport:
+		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
+		cp.env = []corev1.EnvVar{namespace}
+	}
+	cp.script = restoreScript(r)
+	cp.env = append([]corev1.EnvVar{snapshot}, cp.env...)
+	if st.Method.UsesRestic() {
+		cp.env = append(cp.env, resticEnv(st.Target)...)
+	}
+	return cp
+}
+
+// restoreObjects are the ServiceAccount, Role and RoleBinding of a restore
+// and its Job, in the order kubectl apply needs them.
+func (g *generation) restoreObjects(r *RestoreJob) []any {
+	pol := g.plan.Site.Policy
+	st := r.Step
+	app := st.Store.App
+	pod := g.pod(r.Name, st.Job.Resources, []containerPlan{g.restoreContainer(r)})
+	if st.Method == MethodRedisRDB {
+		c := st.Store.Connection
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
+		}})
+		// The new dump.rdb must be readable by the server, which runs with
+		// this group; the Job's own user stays the unprivileged one.
+		pod.SecurityContext.FSGroup = ptr.To(int64(c.FSGroup))
+	}
+	labels := objectLabels(pol.Site, app)
+	labels[labelStore] = storeLabel(st.Store.ID)
+	podLabels := objectLabels(pol.Site, app)
+	podLabels[labelJob] = r.Name
+	job := &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: r.Name, Namespace: pol.Namespace, Labels: labels,
+			Annotations: map[string]string{annotStoreID: st.Store.ID, annotMethod: string(st.Method)},
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr.To[int32](restoreBackoffLimit),
+			ActiveDeadlineSeconds: ptr.To[int64](restoreDeadlineSeconds),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec:       pod,
+			},
+		},
+	}
+	return append(g.rbacObjects(r.Name, app, restoreRules(r)), job)
+}
+
+// annotMethod records on a restore Job how its store was backed up.
+const annotMethod = "odbackup.io/method"
+
+// restoreRules is what a restore script does with the Kubernetes API, and
+// nothing more. Names are given wherever the API can check them; it cannot
+// for create (the object has no name yet when RBAC decides) and for
+// listing the VolumeSnapshots of a store by label.
+func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
+	st := r.Step
+	c := st.Store.Connection
+	var rules []rbacv1.PolicyRule
+	named := func(group, resource string, verbs []string, names ...string) {
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs, ResourceNames: names})
+	}
+	stopped := func() {
+		if w := r.Stopped; w != nil {
+			group, resource := workloadResource(w.Kind)
+			named(group, resource, []string{"get"}, w.Name)
+		}
+	}
+	switch st.Method {
+	case MethodCSISnapshot:
+		stopped()
+		// delete --wait watches the claim by name until it is gone.
+		named("", "persistentvolumeclaims", []string{"delete", "get", "list", "watch"}, c.Claim)
+		named("", "persistentvolumeclaims", []string{"create"})
+		named("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list"})
+	case MethodRedisRDB:
+		stopped()
+	case MethodCassandraSnapshot:
+		named("", "pods", []string{"get"}, c.Pod)
+		named("", "pods/exec", []string{"create", "get"}, c.Pod)
+	case MethodExecExport:
+		named("", "pods", []string{"get"}, st.Store.Export.Pod)
+		named("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
+	case MethodObjectExport:
+		// get to see whether it exists, update to replace it with the
+		// backup; create only when it is gone.
+		named("", st.Store.Kind+"s", []string{"get", "update"}, c.Name)
+		named("", st.Store.Kind+"s", []string{"create"})
+	}
+	slices.SortStableFunc(rules, func(a, b rbacv1.PolicyRule) int {
+		return strings.Compare(a.APIGroups[0]+"/"+a.Resources[0], b.APIGroups[0]+"/"+b.Resources[0])
+	})
+	return rules
+}
+
+// addRestore adds every restore Job and the runbooks to the tree. Neither
+// goes into the kustomization.
+func (g *generation) addRestore(tree Tree) error {
+	restores := g.plan.RestoreJobs()
+	for _, r := range restores {
+		if err := tree.add(r.Path, g.yaml(g.restoreObjects(r)...)); err != nil {
+			return err
+		}
+	}
+	if g.err != nil {
+		return g.err
+	}
+	for _, f := range newRunbooks(g.plan, restores).files() {
+		if err := tree.add(f.path, f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreJobFor returns the restore of one step; nil if there is none.
+func restoreJobFor(restores []*RestoreJob, st *Step) *RestoreJob {
+	for _, r := range restores {
+		if r.Step == st {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *RestoreJob) String() string { return fmt.Sprintf("%s (%s)", r.Name, r.Step.Store.ID) }
