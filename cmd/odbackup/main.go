@@ -76,7 +76,7 @@ var commands = []command{
 	{"vet", "check site policies against the schema and the catalog", runVet},
 	{"build", "write manifests, runbooks and coverage for site policies", runBuild},
 	{"coverage", "report what a policy backs up, or what a change does to that", runCoverage},
-	// {"docs", "export the runbooks and coverage reports as a static site", runDocs},
+	{"docs", "export the runbooks and coverage reports as a static site", runDocs},
 	{"catalog", "print the catalog of openDesk's data stores", runCatalog},
 	{"init", "print a starter site policy", runInit},
 	{"version", "print odbackup's version", runVersion},

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+
+	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/internal/writetree"
+)
+
+const docsUsage = `Usage: odbackup docs POLICY... -o DIR [--format html|markdown]
+
+Exports the documents odbackup build writes for each site (the restore
+runbooks and, where built, the coverage report: every Markdown file) to
+DIR/<site>/, with the restore Jobs they link to.
+
+--format html (the default) makes a small static site: one page per
+document, rendered with goldmark (GitHub Flavored Markdown), links between
+documents pointing at their pages, an index.html with navigation, and
+Mermaid diagrams drawn in the browser by Mermaid 11.4.1 from jsDelivr (the
+only thing the pages load; offline, a diagram shows as its source).
+--format markdown writes the Markdown files as they are, for teams that
+publish Markdown themselves.
+
+Every policy is checked first; if any is invalid, nothing is written. Each
+site's folder is replaced atomically: a failed export leaves it as it was.
+`
+
+type docsOptions struct {
+	policies []string
+	output   string
+	format   generator.DocFormat
+	jobs     int
+}
+
+func parseDocsArgs(args []string) (docsOptions, error) {
+	var o docsOptions
+	var format string
+	fs := newFlagSet("docs")
+	fs.StringVarP(&o.output, "output", "o", "", "folder that receives one sub-folder per site (required)")
+	fs.StringVar(&format, "format", string(generator.DocHTML), "html (a static site) or markdown (the files as they are)")
+	fs.IntVar(&o.jobs, "jobs", runtime.GOMAXPROCS(0), "sites evaluated in parallel")
+	if err := parseFlags(fs, docsUsage, args); err != nil {
+		return o, err
+	}
+	if fs.NArg() == 0 {
+		return o, usagef("docs: no policy given (usage: odbackup docs POLICY... -o DIR)")
+	}
+	if o.output == "" {
+		return o, usagef("docs: no output folder given (usage: odbackup docs POLICY... -o DIR)")
+	}
+	if o.jobs < 1 {
+		return o, usagef("--jobs must be at least 1, not %d", o.jobs)
+	}
+	if err := oneOf("format", format, string(generator.DocHTML), string(generator.DocMarkdown)); err != nil {
+		return o, err
+	}
+	o.format = generator.DocFormat(format)
+	o.policies = fs.Args()
+	return o, nil
+}
+
+func runDocs(e *env, args []string) error {
+	o, err := parseDocsArgs(args)
+	if err != nil {
+		if e.printHelp(err) {
+			return nil
+		}
+		return err
+	}
+	sites, err := e.evaluateParallel(o.policies, o.jobs, true)
+	if err != nil {
+		return err
+	}
+	// Every policy is valid: generate, render and write site by site, as
+	// build does.
+	return forEach(len(sites), o.jobs, func(i int) error {
+		site := sites[i].Policy.Site
+		tree, err := generator.Generate(sites[i])
+		if err != nil {
+			return fmt.Errorf("site %s: %w", site, err)
+		}
+		docs, err := generator.DocSite(tree, site, o.format)
+		if err != nil {
+			return err
+		}
+		if err := writetree.Write(filepath.Join(o.output, site), docs); err != nil {
+			return fmt.Errorf("writing the documents of site %s: %w", site, err)
+		}
+		return nil
+	})
+}
