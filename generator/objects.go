@@ -205,7 +205,8 @@ func bucketMirrorEnv(pol *schema.Policy, st *Step) []corev1.EnvVar {
 }
 
 // snapshotManifest is the VolumeSnapshot the snapshot script creates; its
-// name comes from the script's $snapshot at run time.
+// name comes from the script's $snapshot at run time, its namespace from
+// kubectl's --namespace, like every other namespaced call of the scripts.
 func (g *generation) snapshotManifest(st *Step) []byte {
 	pol := g.plan.Site.Policy
 	labels := objectLabels(pol.Site, st.Store.App)
@@ -214,7 +215,6 @@ func (g *generation) snapshotManifest(st *Step) []byte {
 		TypeMeta: metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshot"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        "${snapshot}",
-			Namespace:   pol.Namespace,
 			Labels:      labels,
 			Annotations: map[string]string{annotStoreID: st.Store.ID},
 		},

@@ -420,9 +420,10 @@ if [ "$(head -c 5 "$data/dump.rdb.odbackup")" != REDIS ]; then
 	echo "odbackup: the restored dump.rdb is not an RDB file" >&2
 	exit 1
 fi
-# redis-cli --rdb - ends the file with the 40-character EOF mark of a
-# diskless transfer. Redis ignores it in dump.rdb but refuses to start on
-# an append-only base that has it; an RDB itself ends in a binary checksum.
+# Backups of odbackup before it staged the RDB in a file (redis-cli --rdb -)
+# end with the 40-character EOF mark of a diskless transfer. Redis ignores
+# it in dump.rdb but refuses to start on an append-only base that has it;
+# an RDB itself ends in a binary checksum.
 if tail -c 40 "$data/dump.rdb.odbackup" | grep -qx '[0-9a-f]\{40\}'; then
 	size=$(wc -c <"$data/dump.rdb.odbackup")
 	truncate -s "$((size - 40))" "$data/dump.rdb.odbackup"

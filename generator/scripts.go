@@ -110,7 +110,13 @@ func mariadbDumpScript(st *Step) string {
 func redisScript(st *Step) string {
 	b := resticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
 	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
-	b.WriteString(resticBackup(st, "dump.rdb", nil, `redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb -`))
+	// redis-cli removes the EOF mark of a diskless transfer only from a
+	// file (it truncates it at the end), never from stdout: stage the RDB
+	// in the pod's /tmp, then stream it. The inner shell expands the
+	// variables, hence the single quotes.
+	b.WriteString("# shellcheck disable=SC2016\n")
+	b.WriteString(resticBackup(st, "dump.rdb", nil,
+		`sh -c 'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb /tmp/dump.rdb >&2 && cat /tmp/dump.rdb && rm -f /tmp/dump.rdb'`))
 	return b.String()
 }
 
