@@ -53,9 +53,6 @@ func parseBuildArgs(args []string) (buildOptions, error) {
 func runBuild(e *env, args []string) error {
 	o, err := parseBuildArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	sites, err := e.evaluateParallel(o.policies, o.jobs, true)

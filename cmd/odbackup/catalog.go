@@ -54,9 +54,6 @@ func parseCatalogArgs(args []string) (catalogOptions, error) {
 func runCatalog(e *env, args []string) error {
 	o, err := parseCatalogArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	s, err := e.schema()

@@ -65,9 +65,6 @@ func parseCoverageArgs(args []string) (coverageOptions, error) {
 func runCoverage(e *env, args []string) error {
 	o, err := parseCoverageArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	if o.today == "" {

@@ -64,9 +64,6 @@ func parseDocsArgs(args []string) (docsOptions, error) {
 func runDocs(e *env, args []string) error {
 	o, err := parseDocsArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	sites, err := e.evaluateParallel(o.policies, o.jobs, true)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -46,14 +45,4 @@ func oneOf(flag, value string, allowed ...string) error {
 		}
 	}
 	return usagef("--%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), value)
-}
-
-// printHelp prints a helpError's text, and reports whether err was one.
-func (e *env) printHelp(err error) bool {
-	var h *helpError
-	if errors.As(err, &h) {
-		fmt.Fprint(e.stdout, h.text)
-		return true
-	}
-	return false
 }

@@ -47,9 +47,6 @@ func parseInitArgs(args []string) (initOptions, error) {
 func runInit(e *env, args []string) error {
 	o, err := parseInitArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	s, err := e.schema()

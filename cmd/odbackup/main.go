@@ -123,10 +123,12 @@ func run(args []string, e *env) int {
 // exit prints err the way its kind asks for and returns the exit code.
 func (e *env) exit(err error) int {
 	var usage *usageError
+	var help *helpError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errHelp):
+	case errors.As(err, &help):
+		fmt.Fprint(e.stdout, help.text)
 		return exitOK
 	case errors.Is(err, errProblemsReported):
 		return exitProblem

@@ -13,9 +13,6 @@ Prints odbackup's module version and the CUE version it embeds.
 func runVersion(e *env, args []string) error {
 	fs := newFlagSet("version")
 	if err := parseFlags(fs, versionUsage, args); err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	version, cueVersion := "(devel)", "unknown"

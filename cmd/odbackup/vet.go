@@ -27,9 +27,6 @@ func parseVetArgs(args []string) (vetOptions, error) {
 func runVet(e *env, args []string) error {
 	opts, err := parseVetArgs(args)
 	if err != nil {
-		if e.printHelp(err) {
-			return nil
-		}
 		return err
 	}
 	_, err = e.evaluateAll(opts.policies)
