@@ -5,7 +5,7 @@
 GO      ?= go
 EXAMPLES := $(sort $(wildcard examples/*/site.cue))
 
-.PHONY: all build test unit cue-vet out check-out e2e bench fmt clean
+.PHONY: all build test fmt-check unit cue-vet out check-out e2e bench fmt clean
 
 all: build test
 
@@ -14,7 +14,13 @@ build:
 
 # test: unit and CLI tests, the upstream cue tool on every example, and the
 # proof that out/ is what the examples build today.
-test: unit cue-vet check-out
+test: fmt-check unit cue-vet check-out
+
+# Go and CUE sources are formatted as gofmt and cue fmt want them.
+fmt-check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	cd cue && $(GO) tool cue fmt --check ./...
 
 # shellcheck checks every generated script; the test fails without it here.
 unit:
