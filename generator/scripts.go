@@ -14,11 +14,14 @@ import (
 
 // resticPrelude defines restic_prepare, run before any backup: it creates
 // the repository on first use and removes stale locks of killed runs, which
-// would otherwise block the next prune.
+// would otherwise block the next prune. The repository check takes no lock
+// (--no-lock): restic cannot take even a read lock while any exclusive lock
+// exists, stale or not, so a maintenance run killed during prune would
+// otherwise fail every later run before it reached the unlock.
 const resticPrelude = `restic_prepare() {
-	if ! restic cat config >/dev/null 2>&1; then
+	if ! restic cat config --no-lock >/dev/null 2>&1; then
 		restic init >/dev/null 2>&1 || true
-		restic cat config >/dev/null
+		restic cat config --no-lock >/dev/null
 	fi
 	restic unlock
 }
