@@ -47,6 +47,7 @@ for s in "$D"/singles/*; do
 	diff -r "$s" "$D/out1000/$(basename "$s")" >/dev/null || { echo "bench: batch output differs for $s" >&2; exit 1; }
 done
 
+BENCH_DIR="$D" bench/backup-path.sh
 "$GO" run ./bench/report -dir "$D"
 
 # 3. Go benchmarks per stage: load, validate (Evaluate), plan, emit, write.

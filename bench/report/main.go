@@ -97,5 +97,42 @@ func run(dir string) error {
 	if rss, err := readNumber(dir, "rss1000.kb"); err == nil {
 		fmt.Printf("| peak memory, 1,000 sites | %.0f MiB | ≤ 1024 MiB |\n", rss/1024)
 	}
+	return backupPath(filepath.Join(dir, "backup-path"))
+}
+
+// backupPath reports bench/backup-path.sh: the generated PostgreSQL job and
+// restore against bare pg_dump and pg_restore on the same database.
+func backupPath(dir string) error {
+	backup, err := load(dir, "backup.json")
+	if err != nil {
+		return err
+	}
+	restore, err := load(dir, "restore.json")
+	if err != nil {
+		return err
+	}
+	size, err := readNumber(dir, "database.bytes")
+	if err != nil {
+		return err
+	}
+	added, err := readNumber(dir, "added.bytes")
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Println("| command | median s | min s | max s |\n|---|---|---|---|")
+	for _, t := range append(slices.Clone(backup), restore...) {
+		fmt.Printf("| `%s` | %.1f | %.1f | %.1f |\n", t.command, t.median, t.min, t.max)
+	}
+	mib := size / (1 << 20)
+	fmt.Println()
+	fmt.Println("| figure | value | goal |\n|---|---|---|")
+	fmt.Printf("| database size | %.0f MiB | ≥ 1024 MiB |\n", mib)
+	fmt.Printf("| generated backup job / bare pg_dump, throughput | %.2f× (%.0f vs %.0f MiB/s) | ≥ 0.8× |\n",
+		backup[0].median/backup[1].median, mib/backup[1].median, mib/backup[0].median)
+	fmt.Printf("| second run of an unchanged database adds | %.1f MiB (%.2f%% of the database) | almost nothing |\n",
+		added/(1<<20), 100*added/size)
+	fmt.Printf("| generated restore / pg_restore from a local file, throughput | %.2f× | ≥ 0.8× |\n",
+		restore[0].median/restore[1].median)
 	return nil
 }

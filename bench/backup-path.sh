@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The backup path (make bench, part 2): the PostgreSQL backup and restore
+# scripts odbackup generates, run against a local PostgreSQL 15 with a
+# pgbench database of at least 1 GiB and restic on a local S3 server,
+# timed side by side with a bare pg_dump --format=custom and a pg_restore
+# from a local file in the same run. The scripts are taken from the
+# generated manifests (bench/extract), never copied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+D=${BENCH_DIR:?BENCH_DIR must be set}/backup-path
+SCALE=${ODBACKUP_BENCH_PG_SCALE:-70} # pgbench scale 70 is about 1.05 GiB
+RUNS=${ODBACKUP_BENCH_RUNS:-3}
+mkdir -p "$D"
+
+# Servers of our own, on ports of our own, so a running e2e suite is not
+# disturbed (bench/backup-path/site.cue names these ports).
+export ODBACKUP_E2E_DIR=$D/srv ODBACKUP_E2E_PG_PORT=45432 ODBACKUP_E2E_S3_PORT=47070
+ODBACKUP_E2E_BIN=$(e2e/scripts/build-tools.sh)
+export ODBACKUP_E2E_BIN
+e2e/scripts/ensure-packages.sh hyperfine
+trap 'e2e/scripts/servers.sh stop postgres s3 || true' EXIT
+e2e/scripts/servers.sh start postgres s3
+# shellcheck source=/dev/null # written by servers.sh start
+. "$D/srv/env.sh"
+
+# shellcheck disable=SC2153 # env.sh exports them
+export PGHOST=$ODBACKUP_E2E_PG_HOST PGPORT=$ODBACKUP_E2E_PG_PORT PGUSER=$ODBACKUP_E2E_PG_USER
+export PGPASSWORD=$ODBACKUP_E2E_PG_PASSWORD
+if [[ $(psql -d postgres -Atc "SELECT count(*) FROM pg_database WHERE datname = 'bench'") != 1 ]]; then
+	echo "backup-path: creating the pgbench database (scale $SCALE)" >&2
+	createdb bench
+	/usr/lib/postgresql/15/bin/pgbench -i -s "$SCALE" -q bench
+fi
+size=$(psql -d bench -Atc "SELECT pg_database_size('bench')")
+echo "$size" >"$D/database.bytes"
+
+# The generated scripts, and the literal part of their environment.
+"$GO" run ./cmd/odbackup build bench/backup-path/site.cue -o "$D/out"
+site=$D/out/bench-backup-path
+"$GO" run ./bench/extract -file "$site/cronjobs/odbackup-pgbench.yaml" -container postgresql-bench -script "$D/backup.sh" >"$D/backup.env"
+"$GO" run ./bench/extract -file "$site/restore/pgbench/postgresql-bench.yaml" -container restore -script "$D/restore.sh" >"$D/restore.env"
+# What the Secrets would hold.
+export RESTIC_PASSWORD=odbackup-bench
+export AWS_ACCESS_KEY_ID=$ODBACKUP_E2E_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ODBACKUP_E2E_S3_SECRET_KEY
+
+# 1. Backup: every timed run goes into an empty repository (the worst
+#    case, all data uploaded), against bare pg_dump. The repository is
+#    removed and created again before each run, outside the timing.
+load=". $D/backup.env"
+backup="$load && sh $D/backup.sh >/dev/null"
+fresh="rm -rf $D/srv/s3/data/odbackup-bench && $load && restic init >/dev/null"
+hyperfine --runs "$RUNS" --export-json "$D/backup.json" --prepare "$fresh" \
+	"pg_dump --format=custom --dbname=bench >/dev/null" \
+	"$backup"
+
+# 2. A second run of an unchanged database: what it adds to the repository.
+stats() {
+	# shellcheck disable=SC1090,SC1091 # written above
+	(. "$D/backup.env" && restic stats --mode raw-data --json) | sed 's/.*"total_size":\([0-9]*\).*/\1/'
+}
+before=$(stats)
+sh -c "$backup"
+after=$(stats)
+echo $((after - before)) >"$D/added.bytes"
+
+# 3. Restore: the generated restore script against pg_restore from a file.
+pg_dump --format=custom --dbname=bench --file="$D/bench.dump"
+hyperfine --runs "$RUNS" --export-json "$D/restore.json" \
+	"pg_restore --clean --if-exists --no-owner --single-transaction --dbname=bench $D/bench.dump" \
+	". $D/restore.env && sh $D/restore.sh >/dev/null"
