@@ -18,10 +18,22 @@ import (
 // (--no-lock): restic cannot take even a read lock while any exclusive lock
 // exists, stale or not, so a maintenance run killed during prune would
 // otherwise fail every later run before it reached the unlock.
+//
+// restic retries a repository it cannot reach for 15 minutes per request,
+// so a wrong or unreachable target would hold the Job for 45 minutes before
+// it failed. The first contact is bounded instead: each of the three calls
+// gets ODBACKUP_REPOSITORY_TIMEOUT seconds (default 300, long enough for
+// restic's first retries over a short outage, and for the first run's
+// bucket that restic creates only after its check gave up), and the Job
+// fails with a message that names the repository.
 const resticPrelude = `restic_prepare() {
-	if ! restic cat config --no-lock >/dev/null 2>&1; then
-		restic init >/dev/null 2>&1 || true
-		restic cat config --no-lock >/dev/null
+	limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
+	if ! timeout "$limit" restic cat config --no-lock >/dev/null 2>&1; then
+		timeout "$limit" restic init >/dev/null 2>&1 || true
+		if ! timeout "$limit" restic cat config --no-lock >/dev/null; then
+			echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY: no answer within $limit s, or wrong credentials or password" >&2
+			exit 1
+		fi
 	fi
 	restic unlock
 }
