@@ -178,6 +178,9 @@ type Cmd struct {
 	Stdin   io.Reader         // nil: no input
 	Dir     string            // working directory; "" means the test's
 	Timeout time.Duration     // 0 means DefaultTimeout
+	// Desc replaces the command line in the log and in Result.Cmd (a
+	// generated script is long; its container names it better).
+	Desc string
 }
 
 // Result is what a command did. ExitCode is -1 when it did not run or was
@@ -253,6 +256,9 @@ func Environ(env map[string]string) []string {
 func Run(t testing.TB, c Cmd) Result {
 	t.Helper()
 	r := Result{Cmd: shellQuote(c.Args), ExitCode: -1}
+	if c.Desc != "" {
+		r.Cmd = c.Desc
+	}
 	if len(c.Args) == 0 {
 		r.Err = errors.New("no command")
 		return r
@@ -490,9 +496,11 @@ func (e *Env) MariaDBEnv() map[string]string {
 	}
 }
 
-// MariaDBArgs are the connection options for mariadb and mariadb-dump.
+// MariaDBArgs are the connection options for mariadb and mariadb-dump
+// (utf8mb4: without a config file the client would talk utf8mb3).
 func (e *Env) MariaDBArgs() []string {
-	return []string{"--no-defaults", "--protocol=TCP", "-h", e.MariaDB.Host, "-P", e.MariaDB.Port, "-u", e.MariaDB.User}
+	return []string{"--no-defaults", "--protocol=TCP", "-h", e.MariaDB.Host, "-P", e.MariaDB.Port, "-u", e.MariaDB.User,
+		"--default-character-set=utf8mb4"}
 }
 
 // MariaDBCmd runs sql in database db ("" for none) with the mariadb client

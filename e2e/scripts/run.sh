@@ -19,7 +19,7 @@ GO=${GO:-go}
 export GO
 
 # What the servers and the tests use from Debian.
-packages=(mariadb-server mariadb-client redis-server slapd ldap-utils rclone shellcheck curl openssl)
+packages=(mariadb-server mariadb-client redis-server slapd ldap-utils rclone shellcheck curl openssl busybox)
 [[ -x ${ODBACKUP_E2E_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb ]] || packages+=(postgresql-15)
 
 t0=$SECONDS
