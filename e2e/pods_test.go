@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -123,4 +124,16 @@ spec:
       containers:
       - {name: main, image: registry.invalid/e2e:never}
 `, name, replicas)
+}
+
+// freePort is a TCP port on 127.0.0.1 nothing listens on.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	return port
 }

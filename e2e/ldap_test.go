@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// LDAPSubtree is every entry under base with its user and operational
+// attributes (entryUUID, createTimestamp, entryCSN, ...), as sorted LDIF.
+func (e *Env) LDAPSubtree(t testing.TB, base string) string {
+	t.Helper()
+	r := e.LDAPSearch(t, base, "sub", "(objectClass=*)", "*", "+")
+	if !r.OK() && r.ExitCode != 32 { // 32: no such object
+		t.Fatalf("ldapsearch: %s", r)
+	}
+	entries := strings.Split(strings.TrimSpace(r.Stdout), "\n\n")
+	slices.Sort(entries)
+	return strings.Join(entries, "\n\n")
+}
+
+// ldapSeed is a directory subtree as Nubus holds users and groups: users
+// with non-ASCII names, password hashes and photos (binary), and groups.
+func ldapSeed(t testing.TB, ou string) string {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: %s\ndescription:: %s\n\n",
+		ou, strings.TrimPrefix(strings.Split(ou, ",")[0], "ou="), b64("Benutzer und Gruppen – Grüße"))
+	fmt.Fprintf(&b, "dn: ou=users,%s\nobjectClass: organizationalUnit\nou: users\n\n", ou)
+	var members []string
+	for i := range 25 {
+		dn := fmt.Sprintf("uid=user%02d,ou=users,%s", i, ou)
+		members = append(members, "member: "+dn)
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\nuid: user%02d\ncn:: %s\nsn:: %s\ndisplayName:: %s\nmail: user%02d@example.org\nuserPassword: {SSHA}%s\njpegPhoto:: %s\n\n",
+			dn, i, b64(fmt.Sprintf("Jürgen Müller %d", i)), b64("Müller"), b64(fmt.Sprintf("Jürgen Müller 日本 %d", i)),
+			i, base64.StdEncoding.EncodeToString(randomBytes(t, 24)), base64.StdEncoding.EncodeToString(randomBytes(t, 300+i)))
+	}
+	for g := range 3 {
+		fmt.Fprintf(&b, "dn: cn=gruppe-%d,%s\nobjectClass: groupOfNames\ncn: gruppe-%d\n%s\n\n", g, ou, g, strings.Join(members[g*5:g*5+8], "\n"))
+	}
+	return b.String()
+}
+
+// TestLDAPExportRoundTrip covers the LDIF export of the LDAP primary, the
+// copy of the volume's data that leaves the cluster. The generated export
+// step runs `kubectl exec ums-ldap-server-primary-0 -- slapcat` as its
+// ServiceAccount; the stand-in kubectl checks the exec with the API server
+// and runs slapcat here against the test slapd (its configuration: the
+// pod's /etc/ldap/slapd.conf). After the subtree is deleted and junk
+// added, the generated restore Job's script copies the LDIF into the pod's
+// volume (a directory mounted over /var/lib in the command's own mount
+// namespace), and the runbook's own load commands, taken from the
+// generated runbook, build the new database with slapadd and swap it in.
+// The test then restarts slapd on that database ("the pod restarts") and
+// compares every entry with its operational attributes. Not parallel: it
+// restarts slapd.
+func TestLDAPExportRoundTrip(t *testing.T) {
+	e := Setup(t)
+	const store = "nubus/pvc/shared-data-ums-ldap-server-primary-0"
+	s := e.BuildSite(t, SiteSpec{
+		Apps: []string{"nubus"},
+		Policy: `stores: {
+	"nubus/postgresql/selfservice": backup: false
+	"nubus/postgresql/nubus_authsession": backup: false
+}
+`,
+	})
+	ou := "ou=" + Unique("e2e-") + "," + e.LDAP.Base
+	ldapModify(t, e, "ldapadd", ldapSeed(t, ou))
+	before := e.LDAPSubtree(t, ou)
+	if n := strings.Count(before, "dn: "); n != 30 {
+		t.Fatalf("seeded %d entries, want 30:\n%s", n, before)
+	}
+
+	// The nightly export.
+	export := s.Export(t, store)
+	export.MustRun(t, export.ExecPod(t, "SLAPD_CONF="+e.LDAP.Conf))
+	file := "/" + regexpFind(t, `--stdin-filename=(\S+)`, export.Script())
+	ldif := e.MustRestic(t, s.RepoEnv(t), "dump", "--tag", "store="+store, "latest", file)
+	live := MustRun(t, Cmd{Args: []string{"slapcat", "-f", e.LDAP.Conf}})
+	if ldif != live {
+		t.Fatalf("the snapshot's %s is not slapcat's output (%d bytes, want %d)", file, len(ldif), len(live))
+	}
+
+	// The disaster.
+	MustRun(t, Cmd{Args: []string{"ldapdelete", "-x", "-H", e.LDAP.URL, "-D", e.LDAP.RootDN, "-w", e.LDAP.Password, "-r", ou}})
+	junk := "ou=" + Unique("junk-") + "," + e.LDAP.Base
+	ldapModify(t, e, "ldapadd", fmt.Sprintf("dn: %s\nobjectClass: organizationalUnit\nou: %s\n", junk, strings.TrimPrefix(strings.Split(junk, ",")[0], "ou=")))
+
+	// The pod's file system: its configuration (the test server's, with
+	// the data directory where the pod has it) and a fresh volume.
+	root := t.TempDir()
+	conf := readFile(t, e.LDAP.Conf)
+	conf = regexp.MustCompile(`(?m)^directory .*$`).ReplaceAllString(conf, "directory /var/lib/univention-ldap/ldap")
+	writeFile(t, filepath.Join(root, "etc/ldap/slapd.conf"), []byte(conf))
+	schemas, _ := filepath.Glob("/etc/ldap/schema/*.schema")
+	for _, f := range schemas {
+		writeFile(t, filepath.Join(root, "etc/ldap/schema", filepath.Base(f)), []byte(readFile(t, f)))
+	}
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/univention-ldap/ldap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	podEnv := func(c *Container) map[string]string {
+		env := c.ExecPod(t, "SLAPD_CONF=/etc/ldap/slapd.conf")
+		env["ODBACKUP_E2E_POD_ROOT"] = root
+		return env
+	}
+
+	// The restore Job copies the export into the pod's volume.
+	restore := s.Restore(t, store, "exec-export")
+	r := restore.MustRun(t, podEnv(restore))
+	copied := filepath.Join(root, "var/lib/univention-ldap/odbackup-restore", filepath.Base(file))
+	if got := readFile(t, copied); got != ldif {
+		t.Fatalf("the Job copied %d bytes to %s, want the snapshot's %d", len(got), copied, len(ldif))
+	}
+	if want := fmt.Sprintf("%d entries", strings.Count(ldif, "\ndn: ")+1); !strings.Contains(r.Stdout, want) {
+		t.Errorf("the Job's log does not count %s:\n%s", want, r)
+	}
+
+	// The runbook's load commands, as an operator pastes them.
+	load := runbookCode(t, string(s.File(t, "runbooks/nubus.md")), "sh", "slapadd -f")
+	env := podEnv(restore)
+	env["KUBECONFIG"] = e.Kube.Kubeconfig
+	r = Run(t, Cmd{Args: []string{"/bin/sh", "-c", load}, Env: env, Desc: "/bin/sh -c <the runbook's slapadd commands>"})
+	if !r.OK() {
+		t.Fatalf("the runbook's load commands failed:\n%s\n--- commands ---\n%s", r, load)
+	}
+	newDB := filepath.Join(root, "var/lib/univention-ldap/ldap")
+	if _, err := os.Stat(filepath.Join(newDB, "data.mdb")); err != nil {
+		t.Fatalf("the runbook's commands left no database in the pod's data directory: %v", err)
+	}
+
+	// The pod restarts: slapd serves the new database.
+	dbDir := regexpFind(t, `(?m)^directory (\S+)$`, readFile(t, e.LDAP.Conf))
+	e.Servers(t, "stop", "ldap")
+	for _, f := range []string{"data.mdb", "lock.mdb"} {
+		os.Remove(filepath.Join(dbDir, f))
+	}
+	writeFile(t, filepath.Join(dbDir, "data.mdb"), []byte(readFile(t, filepath.Join(newDB, "data.mdb"))))
+	e.Servers(t, "start", "ldap")
+	if got := e.LDAPSubtree(t, ou); got != before {
+		t.Errorf("the subtree after the restore:\n%s", lineDiff(before, got))
+	}
+	if got := e.LDAPSubtree(t, junk); got != "" {
+		t.Errorf("the entry added after the backup is still there:\n%s", got)
+	}
+}
+
+func ldapModify(t testing.TB, e *Env, tool, ldif string) {
+	t.Helper()
+	MustRun(t, Cmd{Args: []string{tool, "-x", "-H", e.LDAP.URL, "-D", e.LDAP.RootDN, "-w", e.LDAP.Password},
+		Stdin: strings.NewReader(ldif)})
+}
