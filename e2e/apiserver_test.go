@@ -199,8 +199,8 @@ func TestSnapshotJob(t *testing.T) {
 	s := e.BuildSite(t, SiteSpec{Apps: []string{"xwiki"}, Policy: "snapshot: keep: 2\n"})
 	step := s.Backup(t, store)
 	s.Apply(t)
-	selector := strings.Trim(regexpFind(t, `--selector=(\S+)`, step.Script()), `'`)
-	key, value, _ := strings.Cut(selector, "=")
+	// The store's label, as the step's VolumeSnapshot manifest sets it.
+	key, value := "odbackup.io/store", regexpFind(t, `(?m)^\s+odbackup\.io/store: (\S+)$`, step.Script())
 	class := "odbackup-" + s.Name
 	claim := "xwiki-data-xwiki-0"
 
@@ -296,8 +296,7 @@ func TestClaimRestore(t *testing.T) {
 	restore := s.Restore(t, store, "csi-snapshot")
 	backup := s.Backup(t, store)
 	s.Apply(t)
-	selector := strings.Trim(regexpFind(t, `--selector=(\S+)`, backup.Script()), `'`)
-	key, value, _ := strings.Cut(selector, "=")
+	key, value := "odbackup.io/store", regexpFind(t, `(?m)^\s+odbackup\.io/store: (\S+)$`, backup.Script())
 
 	e.MustApply(t, s.Namespace, `apiVersion: v1
 kind: PersistentVolumeClaim
