@@ -49,7 +49,8 @@ restore_stream() {
 `
 }
 
-// checkSnapshotsFunc defines check_snapshots: it handles "list", accepts
+// checkSnapshotsFunc defines check_snapshots: it removes stale restic
+// locks (which would block every read), handles "list", accepts
 // "latest", and otherwise makes sure every id in ODBACKUP_SNAPSHOT is a
 // snapshot of this store at this site, so a mistyped or foreign id never
 // overwrites a database. With many=false exactly one id is allowed.
@@ -67,6 +68,9 @@ func checkSnapshotsFunc(site, storeID string, many bool) string {
 	restic snapshots ` + filter + ` "$@"
 }
 check_snapshots() {
+	# A restic run killed during a prune leaves an exclusive lock that
+	# blocks every read; restic unlock removes it once it is stale.
+	restic unlock
 	case $snapshot in
 	latest)
 		echo "odbackup: the newest snapshot of ` + storeID + `:"
