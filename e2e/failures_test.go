@@ -248,8 +248,9 @@ func staleLock(t testing.TB, e *Env, s *Site) {
 }
 
 // TestStaleLock: the lock a killed restic leaves must not stop the next
-// backup or the next maintenance run (restic unlock runs first; it removes
-// only locks whose process is gone, or that are older than 30 minutes).
+// backup, the next maintenance run or a restore (restic unlock runs first;
+// it removes only locks whose process is gone, or that are older than 30
+// minutes).
 func TestStaleLock(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
@@ -262,7 +263,7 @@ func TestStaleLock(t *testing.T) {
 	c := pgApp(t, e, s, store, "nextcloud_user", db, "CREATE TABLE t (v text); INSERT INTO t VALUES ('a');")
 	c.MustRun(t, nil)
 
-	for _, step := range []*Container{c, s.Maintenance(t)} {
+	for _, step := range []*Container{c, s.Maintenance(t), s.Restore(t, store, "pg_dump")} {
 		staleLock(t, e, s)
 		// Without the unlock, restic would wait for the lock (10 minutes
 		// for a backup, an hour for maintenance) and then fail.
