@@ -240,11 +240,14 @@ func decodeLoose(t testing.TB, doc []byte, v any) {
 // API server's RBAC authorizer says: a SelfSubjectRulesReview as the
 // account (what kubectl auth can-i --list asks; sent from Go, a kubectl
 // process per account would cost a tenth of a second of CPU each), without
-// the rules every authenticated user has (self reviews).
-func (e *Env) RulesOf(t testing.TB, ns, sa string) permSet {
-	t.Helper()
+// the rules every authenticated user has (self reviews). Tests call it
+// from several goroutines: it returns errors rather than failing the test.
+func (e *Env) RulesOf(ns, sa string) (permSet, error) {
 	review := fmt.Sprintf(`{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": %q}}`, ns)
-	out := e.apiPost(t, "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", review, "system:serviceaccount:"+ns+":"+sa)
+	out, err := e.apiPost("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", review, "system:serviceaccount:"+ns+":"+sa)
+	if err != nil {
+		return nil, err
+	}
 	var r struct {
 		Status struct {
 			ResourceRules []struct {
@@ -254,10 +257,10 @@ func (e *Env) RulesOf(t testing.TB, ns, sa string) permSet {
 		} `json:"status"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if r.Status.Incomplete {
-		t.Fatalf("the rules review of %s is incomplete", sa)
+		return nil, fmt.Errorf("the rules review of %s is incomplete", sa)
 	}
 	s := permSet{}
 	for _, rule := range r.Status.ResourceRules {
@@ -276,7 +279,7 @@ func (e *Env) RulesOf(t testing.TB, ns, sa string) permSet {
 			}
 		}
 	}
-	return s
+	return s, nil
 }
 
 // apiClient talks to the test API server (its certificate is self-signed).
@@ -286,12 +289,11 @@ var apiClient = &http.Client{
 }
 
 // apiPost posts body to path as the admin, impersonating user when it is
-// not "", and returns the answer; anything but 201 fails the test.
-func (e *Env) apiPost(t testing.TB, path, body, user string) []byte {
-	t.Helper()
+// not "", and returns the answer; anything but 201 is an error.
+func (e *Env) apiPost(path, body, user string) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodPost, e.Kube.Server+path, strings.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+e.Kube.Token)
 	req.Header.Set("Content-Type", "application/json")
@@ -300,14 +302,17 @@ func (e *Env) apiPost(t testing.TB, path, body, user string) []byte {
 	}
 	resp, err := apiClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		return nil, fmt.Errorf("POST %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST %s as %q: %s %v\n%s", path, user, resp.Status, err, data)
+	if err == nil && resp.StatusCode != http.StatusCreated {
+		err = fmt.Errorf("%s", resp.Status)
 	}
-	return data
+	if err != nil {
+		return nil, fmt.Errorf("POST %s as %q: %w\n%s", path, user, err, data)
+	}
+	return data, nil
 }
 
 // access is one question to the API server's authorizer for a
@@ -359,7 +364,11 @@ func (e *Env) Review(t testing.TB, saNS string, checks []access) {
 					Allowed bool `json:"allowed"`
 				} `json:"status"`
 			}
-			if err := json.Unmarshal(e.apiPost(t, "/apis/authorization.k8s.io/v1/subjectaccessreviews", string(review), ""), &r); err != nil {
+			out, err := e.apiPost("/apis/authorization.k8s.io/v1/subjectaccessreviews", string(review), "")
+			if err == nil {
+				err = json.Unmarshal(out, &r)
+			}
+			if err != nil {
 				t.Error(err)
 			}
 			answers[i] = r.Status.Allowed
@@ -416,7 +425,10 @@ func rbacMatrix(t *testing.T, e *Env, ns string, tree map[string][]byte) {
 
 	// What every authenticated account may do (a ServiceAccount nothing is
 	// bound to): not the generated Roles' doing.
-	everyone := e.RulesOf(t, ns, "odbackup-e2e-nobody")
+	everyone, err := e.RulesOf(ns, "odbackup-e2e-nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -433,7 +445,11 @@ func rbacMatrix(t *testing.T, e *Env, ns string, tree map[string][]byte) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			got := e.RulesOf(t, ns, a.name)
+			got, err := e.RulesOf(ns, a.name)
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			for p := range everyone {
 				delete(got, p)
 			}
