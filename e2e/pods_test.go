@@ -5,10 +5,12 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The generated steps that exec into a pod (slapcat in the LDAP primary,
@@ -136,4 +138,38 @@ func freePort(t testing.TB) string {
 	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	return port
+}
+
+// StartServer starts a server of this test only (args), in the background
+// with its output in a log file, polls ready until it succeeds, and stops
+// the server when the test ends.
+func StartServer(t *testing.T, args []string, ready Cmd) {
+	t.Helper()
+	log := filepath.Join(t.TempDir(), "server.log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); f.Close(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	for deadline := time.Now().Add(30 * time.Second); !Run(t, ready).OK(); {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited:\n%s", args[0], tail(readFile(t, log)))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not ready after 30 s:\n%s", args[0], tail(readFile(t, log)))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // RedisFingerprint describes every key of databases 0 and 3 whose name
@@ -81,13 +77,13 @@ func unnumbered(out string) []string {
 // generated redis-cli --rdb step, empties it, and restores it as the
 // generated restore Job does: the Job refuses while the StatefulSet has
 // replicas, then writes dump.rdb (the old files kept aside) and an
-// append-only base into the volume (a directory here). The test server
-// is stopped, loads the dump.rdb on start, and every key is compared. A
-// second server with appendonly on loads the append-only base: Redis 7
-// loads only that one when appendonly is on. Not parallel: it restarts
-// Redis.
+// append-only base into the volume (a directory here). A Redis started on
+// that directory loads the dump.rdb, and every key is compared; one with
+// appendonly on loads the append-only base: Redis 7
+// loads only that one when appendonly is on.
 func TestRedisRoundTrip(t *testing.T) {
 	e := Setup(t)
+	t.Parallel()
 	p := Unique("e2e:")
 	cli := func(stdin string, args ...string) {
 		t.Helper()
@@ -161,42 +157,30 @@ func TestRedisRoundTrip(t *testing.T) {
 		t.Errorf("the old dump.rdb and appendonlydir are not kept aside: %v", kept)
 	}
 
-	// Redis, stopped, gets the new dump.rdb and loads it on start.
-	e.Servers(t, "stop", "redis")
-	writeFile(t, filepath.Join(e.Redis.Dir, "dump.rdb"), []byte(dump))
-	e.Servers(t, "start", "redis")
-	if got := e.RedisFingerprint(t, e.Redis.Port, p); got != before {
+	// A Redis started on the volume loads dump.rdb (appendonly off) ...
+	port := startRedis(t, e, data, false)
+	if got := e.RedisFingerprint(t, port, p); got != before {
 		t.Errorf("Redis after the restore:\n%s", lineDiff(before, got))
 	}
-
-	// With appendonly on, Redis loads the append-only base instead.
-	port := startRedis(t, e, data)
+	// ... or, with appendonly on, the append-only base instead.
+	port = startRedis(t, e, data, true)
 	if got := e.RedisFingerprint(t, port, p); got != before {
 		t.Errorf("Redis with appendonly on, after the restore:\n%s", lineDiff(before, got))
 	}
 }
 
-// startRedis starts a redis-server with appendonly on in dir (requirepass
-// as the test server's) on a free port until the test ends.
-func startRedis(t *testing.T, e *Env, dir string) string {
+// startRedis starts a redis-server of this test only, on a free port,
+// serving dir (requirepass as the test server's), with appendonly on or
+// off, until the test ends: a Redis that starts on the restored files.
+func startRedis(t *testing.T, e *Env, dir string, appendonly bool) string {
 	t.Helper()
 	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
-		"--appendonly", "yes", "--appenddirname", "appendonlydir", "--save", "", "--requirepass", e.Redis.Password)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	aof := "no"
+	if appendonly {
+		aof = "yes"
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	for i := 0; ; i++ {
-		r := Run(t, Cmd{Args: []string{"redis-cli", "-p", port, "PING"}, Env: e.RedisEnv()})
-		if strings.TrimSpace(r.Stdout) == "PONG" {
-			return port
-		}
-		if i > 100 {
-			t.Fatalf("redis-server with appendonly on did not start in %s", dir)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	StartServer(t, []string{"redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", dir,
+		"--appendonly", aof, "--appenddirname", "appendonlydir", "--dbfilename", "dump.rdb", "--save", "", "--requirepass", e.Redis.Password},
+		Cmd{Args: []string{"redis-cli", "-p", port, "PING"}, Env: e.RedisEnv()})
+	return port
 }
