@@ -18,6 +18,12 @@ import (
 // would go unnoticed when pg_restore happens to succeed on what it got.
 // restore_stream therefore connects the two through a FIFO and waits for
 // both, so either one failing fails the Job.
+//
+// Restores only read the repository, and read it without a lock
+// (--no-lock): a lock left by a killed run would otherwise block them in
+// the middle of an incident, and each restic call spared is a key
+// derivation less (bench/backup-path.sh). A prune running at the same time
+// can remove data a dump still reads; the dump then fails, loudly.
 
 // restoreStreamFunc defines restore_stream TAGS SNAPSHOT FILE COMMAND...:
 // it streams FILE of the restic snapshot SNAPSHOT ("latest": the newest
@@ -30,7 +36,7 @@ restore_stream() {
 	fifo=$tmp/odbackup-restore.fifo
 	rm -f "$fifo"
 	mkfifo "$fifo"
-	restic dump --host=` + shq(site) + ` --tag="$tags" "$snap" "$file" >"$fifo" &
+	restic dump --no-lock --host=` + shq(site) + ` --tag="$tags" "$snap" "$file" >"$fifo" &
 	dumper=$!
 	consumed=0
 	"$@" <"$fifo" || consumed=$?
@@ -65,12 +71,9 @@ func checkSnapshotsFunc(site, storeID string, many bool) string {
 		one = ""
 	}
 	return `store_snapshots() {
-	restic snapshots ` + filter + ` "$@"
+	restic snapshots --no-lock ` + filter + ` "$@"
 }
 check_snapshots() {
-	# A restic run killed during a prune leaves an exclusive lock that
-	# blocks every read; restic unlock removes it once it is stale.
-	restic unlock
 	case $snapshot in
 	latest)
 		echo "odbackup: the newest snapshot of ` + storeID + `:"
@@ -181,7 +184,7 @@ if [ "$snapshot" = latest ]; then
 	done
 else
 	for id in $snapshot; do
-		json=$(restic snapshots --json "$id")
+		json=$(restic snapshots --no-lock --json "$id")
 		db=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | database_of)
 		echo "odbackup: restoring database $db (snapshot $id) on $MARIADB_HOST:$MARIADB_PORT"
 		restore_stream %[5]s "$id" "$db.sql" %[4]s

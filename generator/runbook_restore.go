@@ -129,7 +129,7 @@ func (rb *runbooks) bucketSection(m *markdown, _ *schema.SiteApp, r *RestoreJob)
 			remote = e.Value
 		}
 	}
-	m.para("What the Job does: every night the backup copied the bucket, encrypted with rclone crypt, to %s on %s: the folder %s holds the bucket as of the last run, and %s followed by a run's UTC time holds the objects that run replaced or deleted (kept for %d days). The Job decrypts %s and syncs it into the bucket %s at %s with %s: objects created since the backup are deleted, changed and deleted ones come back. Given a time as %s, it then copies back, newest first, what every later run replaced or deleted, so each object is as it was at that time.",
+	m.para("What the Job does: every night the backup copied the bucket, encrypted with rclone crypt, to %s on %s: the folder %s holds the bucket as of the last run, and %s followed by a run's UTC time holds the objects that run replaced or deleted (kept for %d days). The Job decrypts %s and syncs it into the bucket %s at %s with %s: objects created since the backup are deleted, changed and deleted ones come back. Given a time as %s, it then copies back, newest first, what every later run replaced or deleted, so each object that existed then is as it was at that time; objects created after that time stay.",
 		code(remote), code(mirror.Endpoint), code("current"), code("archive/"), st.Kept.ArchiveDays, code("current"), code(c.Bucket), code(rb.pol.Services.S3.Endpoint), code("rclone sync"), code(snapshotPlaceholder))
 	m.para("Why this way: the copy is a plain bucket, encrypted before it left the cluster, so restoring it needs nothing but rclone, the mirror's credentials and the crypt password and salt (Secret %s).", code(mirror.Encryption.PasswordSecret.Name))
 	rb.applyCommands(m, r)

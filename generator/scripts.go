@@ -12,30 +12,30 @@ import (
 // setting those variables. What identifies the data (tags, file names,
 // store ids) is literal.
 
-// resticPrelude defines restic_prepare, run before any backup: it creates
-// the repository on first use and removes stale locks of killed runs, which
-// would otherwise block the next prune. The repository check takes no lock
-// (--no-lock): restic cannot take even a read lock while any exclusive lock
-// exists, stale or not, so a maintenance run killed during prune would
-// otherwise fail every later run before it reached the unlock.
-//
-// restic retries a repository it cannot reach for 15 minutes per request,
-// so a wrong or unreachable target would hold the Job for 45 minutes before
-// it failed. The first contact is bounded instead: each of the three calls
-// gets ODBACKUP_REPOSITORY_TIMEOUT seconds (default 300, long enough for
-// restic's first retries over a short outage, and for the first run's
-// bucket that restic creates only after its check gave up), and the Job
-// fails with a message that names the repository.
+// resticPrelude defines restic_prepare, run before any backup. One restic
+// call does the usual work: restic unlock removes the stale locks of killed
+// runs, which would block this one. If it fails, this may be the first run
+// (restic exits 10 when the repository does not exist; against S3 it
+// retries a missing bucket until the time limit): restic init creates the
+// repository, and its bucket, then unlock must succeed. A job starting at
+// the same time may create it first, so a failed init is only an error if
+// the repository still cannot be opened. Every call is bounded: restic
+// retries an unreachable repository for many minutes. Each restic call also
+// derives the repository key anew, a fixed cost the backup-path benchmark
+// shows, so the usual run makes one call, not a check and an unlock.
 const resticPrelude = `restic_prepare() {
 	limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
-	if ! timeout "$limit" restic cat config --no-lock >/dev/null 2>&1; then
-		timeout "$limit" restic init >/dev/null 2>&1 || true
-		if ! timeout "$limit" restic cat config --no-lock >/dev/null; then
-			echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY: no answer within $limit s, or wrong credentials or password" >&2
-			exit 1
-		fi
+	if timeout "$limit" restic unlock; then
+		return
 	fi
-	restic unlock
+	echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY; creating it, in case this is the first run"
+	timeout "$limit" restic init >/dev/null || true
+	rc=0
+	timeout "$limit" restic unlock || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY (restic exit $rc): no answer within $limit s, wrong credentials or wrong password" >&2
+		exit 1
+	fi
 }
 `
 
