@@ -212,6 +212,33 @@ func TestUnreachableTarget(t *testing.T) {
 	})
 }
 
+// TestWrongRepositoryPassword: a restic password that does not open the
+// existing repository fails the backup with a message that says so, and
+// adds no snapshot.
+func TestWrongRepositoryPassword(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	const store = "nextcloud/postgresql/nextcloud"
+	db := Unique("nextcloud_")
+	s := e.BuildSite(t, SiteSpec{
+		Apps:   []string{"nextcloud"},
+		Policy: fmt.Sprintf("stores: %q: connection: database: %q\n", store, db),
+	})
+	c := pgApp(t, e, s, store, "nextcloud_user", db, "CREATE TABLE t (v text);")
+	c.MustRun(t, nil)
+	password := c.SecretRef(t, "RESTIC_PASSWORD")
+	right := s.Secrets[password]
+	s.Secrets[password] = "not-the-repository-password"
+	r := c.Run(t, nil)
+	s.Secrets[password] = right
+	if r.OK() || !strings.Contains(r.Stderr, "the restic password does not open the repository "+s.Repo) {
+		t.Errorf("the backup with a wrong restic password did not fail saying so:\n%s", r)
+	}
+	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+store)); n != 1 {
+		t.Errorf("%d snapshots, want the first run's only", n)
+	}
+}
+
 // staleLock leaves an exclusive lock in the site's repository, held by a
 // restic process that was killed (as a Job killed by its deadline or an
 // OOM kill leaves it): restic key passwd takes the exclusive lock, then
@@ -248,9 +275,10 @@ func staleLock(t testing.TB, e *Env, s *Site) {
 }
 
 // TestStaleLock: the lock a killed restic leaves must not stop the next
-// backup, the next maintenance run or a restore (backups and maintenance run
-// restic unlock first, which removes only locks whose process is gone, or
-// that are older than 30 minutes; restores read without a lock).
+// backup, the next maintenance run or a restore (a backup that finds the
+// repository locked, and every maintenance run, call restic unlock, which
+// removes only locks whose process is gone, or that are older than 30
+// minutes; restores read without a lock).
 func TestStaleLock(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
@@ -269,8 +297,12 @@ func TestStaleLock(t *testing.T) {
 		// for a backup, an hour for maintenance) and then fail.
 		cmd := step.Cmd(t, nil)
 		cmd.Timeout = 2 * time.Minute
-		if r := Run(t, cmd); !r.OK() {
+		r := Run(t, cmd)
+		if !r.OK() {
 			t.Errorf("%s, container %s did not get past a stale lock:\n%s", step.Owner, step.Name, r)
+		}
+		if step == c && !strings.Contains(r.Stdout, "is locked; removing stale locks") {
+			t.Errorf("the backup did not say it found the repository locked:\n%s", r)
 		}
 	}
 	// Both backups stay: the newest of the day, and the oldest snapshot
@@ -281,8 +313,8 @@ func TestStaleLock(t *testing.T) {
 }
 
 // TestFirstRun: on a new target whose buckets do not exist yet, the first
-// run creates them: restic init once its bounded check of the repository
-// gives up, rclone on its first copy.
+// run creates them: restic init, the backup's probe of the repository,
+// rclone on its first copy; the second run finds the repository.
 func TestFirstRun(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
@@ -300,9 +332,14 @@ func TestFirstRun(t *testing.T) {
 	writeFile(t, f, []byte("a file"))
 	e.MustRclone(t, "copyto", f, "s3:"+bucket+"/dir/file.txt")
 	pg := pgApp(t, e, s, "nextcloud/postgresql/nextcloud", "nextcloud_user", db, "CREATE TABLE t (v text);")
-	pg.MustRun(t, map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "5"})
-	if n := len(e.Snapshots(t, s.RepoEnv(t))); n != 1 {
-		t.Errorf("%d snapshots after the first run, want 1", n)
+	if r := pg.MustRun(t, nil); !strings.Contains(r.Stdout, "created the restic repository") {
+		t.Errorf("the first run did not say it created the repository:\n%s", r)
+	}
+	if r := pg.MustRun(t, nil); strings.Contains(r.Stdout, "created the restic repository") {
+		t.Errorf("the second run created the repository again:\n%s", r)
+	}
+	if n := len(e.Snapshots(t, s.RepoEnv(t))); n != 2 {
+		t.Errorf("%d snapshots after two runs, want 2", n)
 	}
 	mirror := s.Backup(t, "nextcloud/s3/nextcloud")
 	s.Secrets[mirror.SecretRef(t, "RCLONE_CONFIG_SOURCE_SECRET_ACCESS_KEY")] = e.S3.SecretKey

@@ -59,14 +59,16 @@ func objectLabels(site, app string) map[string]string {
 func storeLabel(id string) string { return dnsName(63, id) }
 
 // postgresImages are the official images per major version; pg_dump must be
-// at least the server's major version.
+// at least the server's major version. The Debian variants, not Alpine:
+// the backup gives pg_dump a larger output buffer with coreutils' stdbuf
+// (see pgDumpScript), which Alpine's busybox lacks.
 var postgresImages = map[int]string{
-	13: "docker.io/library/postgres:13.22-alpine",
-	14: "docker.io/library/postgres:14.19-alpine",
-	15: "docker.io/library/postgres:15.14-alpine",
-	16: "docker.io/library/postgres:16.10-alpine",
-	17: "docker.io/library/postgres:17.6-alpine",
-	18: "docker.io/library/postgres:18.0-alpine",
+	13: "docker.io/library/postgres:13.22-bookworm",
+	14: "docker.io/library/postgres:14.19-bookworm",
+	15: "docker.io/library/postgres:15.14-bookworm",
+	16: "docker.io/library/postgres:16.10-bookworm",
+	17: "docker.io/library/postgres:17.6-bookworm",
+	18: "docker.io/library/postgres:18.0-bookworm",
 }
 
 // PostgresImage is the image the policy pins, or the official image of the
