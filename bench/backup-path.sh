@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 D=${BENCH_DIR:?BENCH_DIR must be set}/backup-path
 SCALE=${ODBACKUP_BENCH_PG_SCALE:-70} # pgbench scale 70 is about 1.05 GiB
-RUNS=${ODBACKUP_BENCH_RUNS:-3}
+RUNS=${ODBACKUP_BENCH_RUNS:-5}
 mkdir -p "$D"
 
 # Servers of our own, on ports of our own, so a running e2e suite is not
 # disturbed (bench/backup-path/site.cue names these ports).
-export ODBACKUP_E2E_DIR=$D/srv ODBACKUP_E2E_PG_PORT=45432 ODBACKUP_E2E_S3_PORT=47070
+export ODBACKUP_E2E_DIR=$D/srv ODBACKUP_E2E_PG_PORT=15432 ODBACKUP_E2E_S3_PORT=17070
 ODBACKUP_E2E_BIN=$(e2e/scripts/build-tools.sh)
 export ODBACKUP_E2E_BIN
 e2e/scripts/ensure-packages.sh hyperfine
@@ -44,15 +44,29 @@ site=$D/out/bench-backup-path
 export RESTIC_PASSWORD=odbackup-bench
 export AWS_ACCESS_KEY_ID=$ODBACKUP_E2E_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ODBACKUP_E2E_S3_SECRET_KEY
 
+# Each round runs the baseline and the generated script once, in turns
+# (hyperfine would run all of one command first, and drift in the page
+# cache or the server's background work would then favour one side); the
+# report takes the median over the rounds. Before each timed command the
+# server is made quiet: VACUUM ANALYZE leaves autovacuum nothing to do
+# after a restore, and CHECKPOINT writes out what the last command left.
+quiet="psql -q -d bench -c 'VACUUM ANALYZE' && psql -q -d postgres -c CHECKPOINT"
+rounds() { # rounds NAME PREPARE BASELINE GENERATED
+	local name=$1 prepare=$2 baseline=$3 generated=$4 i
+	rm -f "$D/$name"-*.json
+	for i in $(seq "$RUNS"); do
+		if ((i % 2)); then set -- "$baseline" "$generated"; else set -- "$generated" "$baseline"; fi
+		hyperfine --runs 1 --style basic --export-json "$D/$name-$i.json" --prepare "$prepare" "$@"
+	done
+}
+
 # 1. Backup: every timed run goes into an empty repository (the worst
 #    case, all data uploaded), against bare pg_dump. The repository is
 #    removed and created again before each run, outside the timing.
 load=". $D/backup.env"
 backup="$load && sh $D/backup.sh >/dev/null"
-fresh="rm -rf $D/srv/s3/data/odbackup-bench && $load && restic init >/dev/null"
-hyperfine --runs "$RUNS" --export-json "$D/backup.json" --prepare "$fresh" \
-	"pg_dump --format=custom --dbname=bench >/dev/null" \
-	"$backup"
+fresh="rm -rf $D/srv/s3/data/odbackup-bench && $load && restic init >/dev/null && $quiet"
+rounds backup "$fresh" "pg_dump --format=custom --dbname=bench >/dev/null" "$backup"
 
 # 2. A second run of an unchanged database: what it adds to the repository.
 stats() {
@@ -66,6 +80,6 @@ echo $((after - before)) >"$D/added.bytes"
 
 # 3. Restore: the generated restore script against pg_restore from a file.
 pg_dump --format=custom --dbname=bench --file="$D/bench.dump"
-hyperfine --runs "$RUNS" --export-json "$D/restore.json" \
+rounds restore "$quiet" \
 	"pg_restore --clean --if-exists --no-owner --single-transaction --dbname=bench $D/bench.dump" \
 	". $D/restore.env && sh $D/restore.sh >/dev/null"

@@ -26,6 +26,7 @@ type export struct {
 type timing struct {
 	command          string
 	median, min, max float64
+	runs             int
 }
 
 func main() {
@@ -37,20 +38,41 @@ func main() {
 	}
 }
 
-func load(dir, name string) ([]timing, error) {
-	data, err := os.ReadFile(filepath.Join(dir, name))
+// load reads the hyperfine exports matching pattern in dir and merges the
+// runs of each command across them (the backup path runs one round per
+// file, the commands in turns), in the order the first file names them.
+func load(dir, pattern string) ([]timing, error) {
+	files, err := filepath.Glob(filepath.Join(dir, pattern))
 	if err != nil {
 		return nil, err
 	}
-	var e export
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no hyperfine export %s in %s", pattern, dir)
+	}
+	slices.Sort(files)
+	var order []string
+	times := map[string][]float64{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var e export
+		if err := json.Unmarshal(data, &e); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, r := range e.Results {
+			if _, seen := times[r.Command]; !seen {
+				order = append(order, r.Command)
+			}
+			times[r.Command] = append(times[r.Command], r.Times...)
+		}
 	}
 	var out []timing
-	for _, r := range e.Results {
-		t := slices.Clone(r.Times)
+	for _, c := range order {
+		t := times[c]
 		slices.Sort(t)
-		out = append(out, timing{r.Command, median(t), t[0], t[len(t)-1]})
+		out = append(out, timing{c, median(t), t[0], t[len(t)-1], len(t)})
 	}
 	return out, nil
 }
@@ -80,9 +102,9 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("| command | median s | min s | max s |\n|---|---|---|---|")
+	fmt.Println("| command | runs | median s | min s | max s |\n|---|---|---|---|---|")
 	for _, t := range append(slices.Clone(single), batch...) {
-		fmt.Printf("| `%s` | %.3f | %.3f | %.3f |\n", t.command, t.median, t.min, t.max)
+		fmt.Printf("| `%s` | %d | %.3f | %.3f | %.3f |\n", t.command, t.runs, t.median, t.min, t.max)
 	}
 	build, cueExport := single[0], single[1]
 	build100, build1000, check1000 := batch[0], batch[1], batch[2]
@@ -103,11 +125,11 @@ func run(dir string) error {
 // backupPath reports bench/backup-path.sh: the generated PostgreSQL job and
 // restore against bare pg_dump and pg_restore on the same database.
 func backupPath(dir string) error {
-	backup, err := load(dir, "backup.json")
+	backup, err := load(dir, "backup-*.json")
 	if err != nil {
 		return err
 	}
-	restore, err := load(dir, "restore.json")
+	restore, err := load(dir, "restore-*.json")
 	if err != nil {
 		return err
 	}
@@ -120,9 +142,9 @@ func backupPath(dir string) error {
 		return err
 	}
 	fmt.Println()
-	fmt.Println("| command | median s | min s | max s |\n|---|---|---|---|")
+	fmt.Println("| command | runs | median s | min s | max s |\n|---|---|---|---|---|")
 	for _, t := range append(slices.Clone(backup), restore...) {
-		fmt.Printf("| `%s` | %.1f | %.1f | %.1f |\n", t.command, t.median, t.min, t.max)
+		fmt.Printf("| `%s` | %d | %.1f | %.1f | %.1f |\n", t.command, t.runs, t.median, t.min, t.max)
 	}
 	mib := size / (1 << 20)
 	fmt.Println()
