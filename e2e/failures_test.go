@@ -27,6 +27,25 @@ func pgApp(t testing.TB, e *Env, s *Site, store, user, db, sql string) *Containe
 	return c
 }
 
+// nextcloudDatabase is the store of Nextcloud's PostgreSQL database.
+const nextcloudDatabase = "nextcloud/postgresql/nextcloud"
+
+// nextcloudBackedUp builds a site of Nextcloud alone, with its database
+// holding what sql makes, backs it up once and returns the site and the
+// database's backup step.
+func nextcloudBackedUp(t testing.TB, e *Env, sql string) (*Site, *Container) {
+	t.Helper()
+	const store = nextcloudDatabase
+	db := Unique("nextcloud_")
+	s := e.BuildSite(t, SiteSpec{
+		Apps:   []string{"nextcloud"},
+		Policy: fmt.Sprintf("stores: %q: connection: database: %q\n", store, db),
+	})
+	c := pgApp(t, e, s, store, "nextcloud_user", db, sql)
+	c.MustRun(t, nil)
+	return s, c
+}
+
 // noSnapshots fails the test if the repository holds a snapshot of store.
 func noSnapshots(t testing.TB, e *Env, s *Site, store string) {
 	t.Helper()
@@ -218,14 +237,7 @@ func TestUnreachableTarget(t *testing.T) {
 func TestWrongRepositoryPassword(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
-	const store = "nextcloud/postgresql/nextcloud"
-	db := Unique("nextcloud_")
-	s := e.BuildSite(t, SiteSpec{
-		Apps:   []string{"nextcloud"},
-		Policy: fmt.Sprintf("stores: %q: connection: database: %q\n", store, db),
-	})
-	c := pgApp(t, e, s, store, "nextcloud_user", db, "CREATE TABLE t (v text);")
-	c.MustRun(t, nil)
+	s, c := nextcloudBackedUp(t, e, "CREATE TABLE t (v text);")
 	password := c.SecretRef(t, "RESTIC_PASSWORD")
 	right := s.Secrets[password]
 	s.Secrets[password] = "not-the-repository-password"
@@ -234,7 +246,7 @@ func TestWrongRepositoryPassword(t *testing.T) {
 	if r.OK() || !strings.Contains(r.Stderr, "the restic password does not open the repository "+s.Repo) {
 		t.Errorf("the backup with a wrong restic password did not fail saying so:\n%s", r)
 	}
-	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+store)); n != 1 {
+	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+nextcloudDatabase)); n != 1 {
 		t.Errorf("%d snapshots, want the first run's only", n)
 	}
 }
@@ -282,15 +294,8 @@ func staleLock(t testing.TB, e *Env, s *Site) {
 func TestStaleLock(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
-	const store = "nextcloud/postgresql/nextcloud"
-	db := Unique("nextcloud_")
-	s := e.BuildSite(t, SiteSpec{
-		Apps:   []string{"nextcloud"},
-		Policy: fmt.Sprintf("stores: %q: connection: database: %q\n", store, db),
-	})
-	c := pgApp(t, e, s, store, "nextcloud_user", db, "CREATE TABLE t (v text); INSERT INTO t VALUES ('a');")
-	c.MustRun(t, nil)
-
+	s, c := nextcloudBackedUp(t, e, "CREATE TABLE t (v text); INSERT INTO t VALUES ('a');")
+	store := nextcloudDatabase
 	for _, step := range []*Container{c, s.Maintenance(t), s.Restore(t, store, "pg_dump")} {
 		staleLock(t, e, s)
 		// Without the unlock, restic would wait for the lock (10 minutes
