@@ -6,23 +6,38 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // EnsurePGRole creates a login role (not a superuser) and returns its
 // password. Roles are cluster-wide and the catalog names the apps' users
 // (matrix_user, ...), so tests, also parallel ones, share them: the
-// password is fixed per role.
+// password is fixed per role. Each role is set up once per test binary,
+// under a lock: two sessions altering one role at the same time fail with
+// "tuple concurrently updated".
 func (e *Env) EnsurePGRole(t testing.TB, role string) string {
 	t.Helper()
 	password := "e2e-" + role
+	pgRoles.Lock()
+	defer pgRoles.Unlock()
+	if pgRoles.ready[role] {
+		return password
+	}
 	e.MustPsql(t, "", fmt.Sprintf(`DO $$ BEGIN
 	CREATE ROLE %[1]q LOGIN NOSUPERUSER PASSWORD '%[2]s';
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 ALTER ROLE %[1]q LOGIN NOSUPERUSER PASSWORD '%[2]s';`, role, password))
+	pgRoles.ready[role] = true
 	return password
 }
+
+// pgRoles are the roles EnsurePGRole has set up.
+var pgRoles = struct {
+	sync.Mutex
+	ready map[string]bool
+}{ready: map[string]bool{}}
 
 // PsqlAs runs sql in db as role (over TCP, with its password).
 func (e *Env) PsqlAs(t testing.TB, db, role, password, sql string) string {
