@@ -251,6 +251,33 @@ func TestWrongRepositoryPassword(t *testing.T) {
 	}
 }
 
+// TestRepositoryProbeWording: the backup probes the repository with
+// restic init and recognises an existing one by init's message. A restic
+// that words it differently must cost a check, not the backup: a restic
+// whose init says something else still backs up into the repository.
+func TestRepositoryProbeWording(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	s, c := nextcloudBackedUp(t, e, "CREATE TABLE t (v text);")
+	dir := t.TempDir()
+	shim, called := filepath.Join(dir, "restic"), filepath.Join(dir, "init-called")
+	writeFile(t, shim, []byte("#!/bin/sh\nif [ \"$1\" = init ]; then\n\ttouch "+called+"\n\techo 'Fatal: a wording odbackup does not know' >&2\n\texit 1\nfi\nexec "+e.Restic+" \"$@\"\n"))
+	if err := os.Chmod(shim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Dir(shim) + ":" + e.toolPath(t, c.busybox())
+	r := c.MustRun(t, map[string]string{"PATH": path})
+	if _, err := os.Stat(called); err != nil {
+		t.Errorf("the backup did not probe with restic init: %v", err)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, "created the restic repository") {
+		t.Errorf("the backup took the probe's failure for a first run:\n%s", r)
+	}
+	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+nextcloudDatabase)); n != 2 {
+		t.Errorf("%d snapshots after two runs, want 2", n)
+	}
+}
+
 // staleLock leaves an exclusive lock in the site's repository, held by a
 // restic process that was killed (as a Job killed by its deadline or an
 // OOM kill leaves it): restic key passwd takes the exclusive lock, then
