@@ -12,13 +12,13 @@ import (
 // setting those variables. What identifies the data (tags, file names,
 // store ids) is literal.
 
-// resticPrelude defines restic_prepare, run before any backup, and
-// restic_backup, which every backup calls instead of restic backup.
+// resticPrepare defines restic_prepare, run before every step that writes
+// to a restic repository (backups and maintenance).
 //
 // Every restic call that opens the repository derives its key anew
 // (scrypt, calibrated to about half a second at init); the backup-path
-// benchmark showed that fixed cost, so the usual run makes exactly one
-// such call, the backup itself.
+// benchmark showed that fixed cost, so a backup makes exactly one such
+// call, the backup itself.
 //
 // restic_prepare probes with restic init, which stops at the repository's
 // config before deriving any key: on a new target it creates the
@@ -27,17 +27,10 @@ import (
 // other failure is looked at with restic cat config, a call that opens the
 // repository, so a changed message costs a key derivation, never a backup.
 // Each call is bounded: restic retries an unreachable repository for 15
-// minutes per request, and 124 is timeout's exit. A job starting at the same time may create the
-// repository first; its init then fails, and the check finds the
-// repository.
-//
-// restic_backup runs restic backup without waiting for locks. A lock that
-// blocks it (restic exit 11) may be stale, left by a killed run: restic
-// unlock removes only stale locks, then the backup waits up to 10 minutes
-// for live ones (maintenance holds an exclusive lock while it prunes). The
-// lock is taken before --stdin-from-command starts the dump, so a blocked
-// attempt has dumped nothing.
-const resticPrelude = `restic_prepare() {
+// minutes per request, and 124 is timeout's exit. A job starting at the
+// same time may create the repository first; its init then fails, and the
+// check finds the repository.
+const resticPrepare = `restic_prepare() {
 	limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
 	rc=0
 	probe=$(timeout "$limit" restic init 2>&1) || rc=$?
@@ -57,7 +50,16 @@ const resticPrelude = `restic_prepare() {
 		exit 1
 	fi
 }
-restic_backup() {
+`
+
+// resticBackupFunc defines restic_backup, which every backup calls instead
+// of restic backup. It runs restic backup without waiting for locks. A
+// lock that blocks it (restic exit 11) may be stale, left by a killed run:
+// restic unlock removes only stale locks, then the backup waits up to 10
+// minutes for live ones (maintenance holds an exclusive lock while it
+// prunes). The lock is taken before --stdin-from-command starts the dump,
+// so a blocked attempt has dumped nothing.
+const resticBackupFunc = `restic_backup() {
 	rc=0
 	restic backup "$@" || rc=$?
 	if [ "$rc" -eq 11 ]; then
@@ -112,11 +114,12 @@ func scriptHeader(what string) string {
 }
 
 // resticScript starts a script that stores data in restic: the header, the
-// prelude and the call that readies the repository.
+// functions and the call that readies the repository.
 func resticScript(what string) *strings.Builder {
 	b := new(strings.Builder)
 	b.WriteString(scriptHeader(what))
-	b.WriteString(resticPrelude)
+	b.WriteString(resticPrepare)
+	b.WriteString(resticBackupFunc)
 	b.WriteString("restic_prepare\n")
 	return b
 }
@@ -276,10 +279,12 @@ func snapshotPrefix(st *Step) string {
 // scoped to the site (--host) and the store (--tag), then prunes and reads
 // back a subset of the data.
 func maintenanceScript(m *MaintenanceJob, site, subset string) string {
-	b := resticScript("odbackup: restic maintenance of target " + m.TargetName)
+	b := new(strings.Builder)
+	b.WriteString(scriptHeader("odbackup: restic maintenance of target " + m.TargetName))
+	b.WriteString(resticPrepare)
 	// forget and prune take an exclusive lock, which any stale lock
 	// blocks; one key derivation more does not matter here.
-	b.WriteString("restic unlock\n")
+	b.WriteString("restic_prepare\nrestic unlock\n")
 	seen := map[string]bool{}
 	for _, s := range m.Steps {
 		if seen[s.Store.ID] {

@@ -77,6 +77,15 @@ func load(dir, pattern string) ([]timing, error) {
 	return out, nil
 }
 
+// printTimings prints a Markdown table of the commands' runs, median, min
+// and max, in seconds written with secs (a Printf verb).
+func printTimings(secs string, ts []timing) {
+	fmt.Println("| command | runs | median s | min s | max s |\n|---|---|---|---|---|")
+	for _, t := range ts {
+		fmt.Printf("| `%s` | %d | "+secs+" | "+secs+" | "+secs+" |\n", t.command, t.runs, t.median, t.min, t.max)
+	}
+}
+
 func median(sorted []float64) float64 {
 	n := len(sorted)
 	if n%2 == 1 {
@@ -102,10 +111,7 @@ func run(dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("| command | runs | median s | min s | max s |\n|---|---|---|---|---|")
-	for _, t := range append(slices.Clone(single), batch...) {
-		fmt.Printf("| `%s` | %d | %.3f | %.3f | %.3f |\n", t.command, t.runs, t.median, t.min, t.max)
-	}
+	printTimings("%.3f", append(slices.Clone(single), batch...))
 	build, cueExport := single[0], single[1]
 	build100, build1000, check1000 := batch[0], batch[1], batch[2]
 	fmt.Println()
@@ -142,10 +148,7 @@ func backupPath(dir string) error {
 		return err
 	}
 	fmt.Println()
-	fmt.Println("| command | runs | median s | min s | max s |\n|---|---|---|---|---|")
-	for _, t := range append(slices.Clone(backup), restore...) {
-		fmt.Printf("| `%s` | %d | %.1f | %.1f | %.1f |\n", t.command, t.runs, t.median, t.min, t.max)
-	}
+	printTimings("%.1f", append(slices.Clone(backup), restore...))
 	mib := size / (1 << 20)
 	fmt.Println()
 	fmt.Println("| figure | value | goal |\n|---|---|---|")
