@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -275,6 +276,41 @@ func TestRepositoryProbeWording(t *testing.T) {
 	}
 	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+nextcloudDatabase)); n != 2 {
 		t.Errorf("%d snapshots after two runs, want 2", n)
+	}
+}
+
+// TestDumpWithoutStdbuf: the PostgreSQL backup gives pg_dump a larger
+// output buffer with coreutils' stdbuf where the image has it; in an image
+// without it (an Alpine one: busybox, no stdbuf) the dump must still run,
+// unbuffered, into a snapshot that holds the data.
+func TestDumpWithoutStdbuf(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	s, c := nextcloudBackedUp(t, e, "CREATE TABLE t (v text); INSERT INTO t VALUES ('unbuffered');")
+	// Only busybox's applets, the pinned tools and pg_dump: no stdbuf.
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join(e.PG.Bin, "pg_dump"), filepath.Join(dir, "pg_dump")); err != nil {
+		t.Fatal(err)
+	}
+	applets := strings.SplitN(e.toolPath(t, true), ":", 2)[0]
+	path := dir + ":" + applets + ":" + e.Bin
+	if r := Run(t, Cmd{Args: []string{"busybox", "sh", "-c", "command -v stdbuf"}, Env: map[string]string{"PATH": path}}); r.OK() {
+		t.Fatalf("stdbuf is on the test's PATH %s:\n%s", path, r)
+	}
+	cmd := c.Cmd(t, map[string]string{"PATH": path})
+	cmd.Args = []string{"busybox", "sh", "-c", c.Script()}
+	cmd.Desc = fmt.Sprintf("busybox sh -c <script of %s, container %s> (PATH without stdbuf)", c.Owner, c.Name)
+	if r := Run(t, cmd); !r.OK() {
+		t.Fatalf("the backup without stdbuf failed:\n%s", r)
+	}
+	snaps := e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+nextcloudDatabase)
+	if len(snaps) != 2 {
+		t.Fatalf("%d snapshots after two runs, want 2", len(snaps))
+	}
+	newest := slices.MaxFunc(snaps, func(a, b Snapshot) int { return a.Time.Compare(b.Time) })
+	// --compress=0: the archive holds the table's rows as COPY text.
+	if dump := e.MustRestic(t, s.RepoEnv(t), "dump", "--no-lock", newest.ID, newest.Paths[0]); !strings.Contains(dump, "unbuffered") {
+		t.Errorf("the unbuffered dump %s of snapshot %s does not hold the table's row", newest.Paths[0], newest.ShortID)
 	}
 }
 

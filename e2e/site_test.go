@@ -529,10 +529,12 @@ func (c *Container) Env(t testing.TB, extra map[string]string) map[string]string
 
 // busybox reports whether the container's shell and tools are busybox's:
 // the distroless kubectl image runs /tools/sh (busybox, copied in), and the
-// official postgres, redis, rclone and restic images are Alpine-based. The
-// mariadb image is Ubuntu (dash and GNU tools).
+// official redis, rclone and restic images are Alpine-based. The mariadb
+// image is Ubuntu and odbackup's default postgres images are Debian (dash
+// and GNU tools, stdbuf among them).
 func (c *Container) busybox() bool {
-	return c.Command[0] == "/tools/sh" || !strings.Contains(c.Image, "/mariadb:")
+	return c.Command[0] == "/tools/sh" ||
+		!(strings.Contains(c.Image, "/mariadb:") || strings.Contains(c.Image, "/postgres:") && !strings.HasSuffix(c.Image, "-alpine"))
 }
 
 // Shell is the shell that runs the script here: busybox sh where the image
