@@ -312,20 +312,6 @@ func must(t testing.TB, what string, r Result) string {
 	return r.Stdout
 }
 
-// Sh runs script with /bin/sh -c (dash here; the generated scripts run in
-// busybox or bash sh), with env added to the environment.
-func Sh(t testing.TB, env map[string]string, script string) Result {
-	t.Helper()
-	return Run(t, Cmd{Args: []string{"/bin/sh", "-c", script}, Env: env})
-}
-
-// MustSh is Sh that fails the test unless the script exits 0; it returns
-// stdout.
-func MustSh(t testing.TB, env map[string]string, script string) string {
-	t.Helper()
-	return must(t, "script", Sh(t, env, script))
-}
-
 func shellQuote(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
@@ -343,17 +329,6 @@ func stdin(s string) io.Reader {
 		return nil
 	}
 	return strings.NewReader(s)
-}
-
-// merge returns the union of the maps; later ones win.
-func merge(ms ...map[string]string) map[string]string {
-	out := map[string]string{}
-	for _, m := range ms {
-		for k, v := range m {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // ---- Kubernetes ----
@@ -652,13 +627,4 @@ func (e *Env) Snapshots(t testing.TB, env map[string]string, extra ...string) []
 		t.Fatalf("restic snapshots --json: %v\n%s", err, out)
 	}
 	return s
-}
-
-// AllEnv is the environment for kubectl, psql, mariadb, redis-cli, rclone
-// (remote "s3") and restic (on repo with password) in one map, for a
-// generated script that uses several of them.
-func (e *Env) AllEnv(t testing.TB, repo, password string) map[string]string {
-	t.Helper()
-	return merge(e.PGEnv(""), e.MariaDBEnv(), e.RedisEnv(), e.RcloneEnv("s3"),
-		e.ResticEnv(t, repo, password), map[string]string{"KUBECONFIG": e.Kube.Kubeconfig})
 }

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -326,14 +325,6 @@ func containers(owner string, pod corev1.PodSpec, s *Site) []*Container {
 	return out
 }
 
-// CronJob decodes cronjobs/<name>.yaml.
-func (s *Site) CronJob(t testing.TB, name string) *batchv1.CronJob {
-	t.Helper()
-	var cj batchv1.CronJob
-	decodeStrict(t, s.File(t, "cronjobs/"+name+".yaml"), &cj)
-	return &cj
-}
-
 // CronJobs decodes every generated CronJob, by file.
 func (s *Site) CronJobs(t testing.TB) map[string]*batchv1.CronJob {
 	t.Helper()
@@ -597,13 +588,6 @@ func (e *Env) toolPath(t testing.TB, busybox bool) string {
 }
 
 var busyboxOnce sync.Once
-
-// SortedLines sorts the lines of s (for order-independent comparisons).
-func SortedLines(s string) []string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	sort.Strings(lines)
-	return lines
-}
 
 // regexpFind returns the first submatch of pattern in s; it fails the test
 // when there is none.

@@ -2,7 +2,6 @@ package generator
 
 import (
 	"cmp"
-	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -299,15 +298,3 @@ func (g *generation) addRestore(tree Tree) error {
 	}
 	return nil
 }
-
-// restoreJobFor returns the restore of one step; nil if there is none.
-func restoreJobFor(restores []*RestoreJob, st *Step) *RestoreJob {
-	for _, r := range restores {
-		if r.Step == st {
-			return r
-		}
-	}
-	return nil
-}
-
-func (r *RestoreJob) String() string { return fmt.Sprintf("%s (%s)", r.Name, r.Step.Store.ID) }
