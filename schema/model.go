@@ -45,7 +45,17 @@ type App struct {
 	Workloads        []Workload        `json:"workloads"`
 	Verify           []Check           `json:"verify"`
 	Notes            []string          `json:"notes"`
+	Sources          []Source          `json:"sources"`
 	Stores           map[string]*Store `json:"stores"`
+}
+
+// Source is where a catalog fact was read: one file of a public repository
+// at one commit.
+type Source struct {
+	Repo   string `json:"repo"`
+	Path   string `json:"path"`
+	Commit string `json:"commit"`
+	Shows  string `json:"shows,omitempty"`
 }
 
 // Workload is a Deployment, StatefulSet or CronJob a restore stops.
@@ -57,6 +67,7 @@ type Workload struct {
 	Releases   []string `json:"releases"`
 	Confidence string   `json:"confidence"`
 	Source     string   `json:"source"`
+	Sources    []Source `json:"sources"`
 }
 
 // Check is one verification step of a runbook.
@@ -89,6 +100,7 @@ type Store struct {
 	Reason     string       `json:"reason"`
 	Note       string       `json:"note"`
 	Confidence string       `json:"confidence"`
+	Sources    []Source     `json:"sources"`
 	Restore    StoreRestore `json:"restore"`
 	Connection Connection   `json:"connection"`
 	Export     *Export      `json:"export,omitempty"`
