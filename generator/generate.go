@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 
+	"github.com/odbackup/odbackup/generator/coverage"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -20,9 +21,9 @@ type Tree map[string][]byte
 // Paths returns the tree's paths, sorted.
 func (t Tree) Paths() []string { return sortedKeys(t) }
 
-// add stores a file; a second write to the same path is a bug in the
+// Add stores a file; a second write to the same path is a bug in the
 // generator, never silently resolved.
-func (t Tree) add(p string, data []byte) error {
+func (t Tree) Add(p string, data []byte) error {
 	if _, dup := t[p]; dup {
 		return fmt.Errorf("generator wrote %s twice", p)
 	}
@@ -53,12 +54,12 @@ func Emit(plan *Plan) (Tree, error) {
 	var resources []string
 	put := func(p string, objs ...any) {
 		if g.err == nil {
-			g.err = tree.add(p, g.yaml(objs...))
+			g.err = tree.Add(p, g.yaml(objs...))
 			resources = append(resources, p)
 		}
 	}
 	pol := plan.Site.Policy
-	if plan.usesSnapshots() {
+	if plan.UsesSnapshots() {
 		put(path.Join("snapshotclass", pol.Snapshot.ClassName+".yaml"), g.snapshotClass())
 	}
 	for _, j := range plan.Jobs {
@@ -79,7 +80,7 @@ func Emit(plan *Plan) (Tree, error) {
 		Resources: resources,
 	}
 	if g.err == nil {
-		g.err = tree.add("kustomization.yaml", g.yaml(&k))
+		g.err = tree.Add("kustomization.yaml", g.yaml(&k))
 	}
 	// The coverage report is documentation, not a resource.
 	if g.err == nil {
@@ -89,15 +90,6 @@ func Emit(plan *Plan) (Tree, error) {
 		return nil, g.err
 	}
 	return tree, nil
-}
-
-func (p *Plan) usesSnapshots() bool {
-	for _, s := range p.Steps {
-		if s.Method == MethodCSISnapshot {
-			return true
-		}
-	}
-	return false
 }
 
 // yaml serializes objects as YAML documents through their unstructured
@@ -134,4 +126,29 @@ func (g *generation) fail(err error) {
 	if g.err == nil {
 		g.err = err
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// addCoverage writes coverage.md and coverage.json into a site's tree.
+func addCoverage(tree Tree, p *Plan) error {
+	c, err := coverage.NewCoverage(p)
+	if err != nil {
+		return err
+	}
+	data, err := coverage.CoverageJSON(c)
+	if err != nil {
+		return err
+	}
+	if err := tree.Add("coverage.json", data); err != nil {
+		return err
+	}
+	return tree.Add("coverage.md", coverage.CoverageMarkdown(c))
 }

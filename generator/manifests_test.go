@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
@@ -21,58 +20,16 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/internal/testsite"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // exampleSites evaluates every example policy once per test binary.
-var exampleSites = sync.OnceValues(func() (map[string]*schema.Site, error) {
-	s, err := schema.Load()
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob("../examples/*/site.cue")
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no examples found: %v", err)
-	}
-	sites := map[string]*schema.Site{}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		site, err := s.Evaluate(f, src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		sites[site.Policy.Site] = site
-	}
-	return sites, nil
-})
-
-// builtExamples generates every example once per test binary.
-var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
-	sites, err := exampleSites()
-	if err != nil {
-		return nil, err
-	}
-	trees := map[string]generator.Tree{}
-	for name, site := range sites {
-		tree, err := generator.Generate(site)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		trees[name] = tree
-	}
-	return trees, nil
-})
+func exampleSites() (map[string]*schema.Site, error) { return testsite.Sites("../examples") }
 
 func examples(t *testing.T) map[string]generator.Tree {
 	t.Helper()
-	trees, err := builtExamples()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return trees
+	return testsite.Trees(t, "../examples")
 }
 
 // decoded is every object of a generated tree, decoded strictly.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -48,10 +49,10 @@ type RestoreJob struct {
 // App is the id of the app whose store the Job restores.
 func (r *RestoreJob) App() string { return r.Step.Store.App }
 
-// RestoreJobs returns one restore Job per backup step, in the order of the
+// restoreJobs returns one restore Job per backup step, in the order of the
 // steps. Names are unique within the site: a clash (two apps with a store
 // of the same kind and identifier) falls back to a name with the app in it.
-func (p *Plan) RestoreJobs() []*RestoreJob {
+func restoreJobs(p *Plan) []*RestoreJob {
 	var out []*RestoreJob
 	taken := map[string]bool{}
 	for _, st := range p.Steps {
@@ -65,7 +66,7 @@ func (p *Plan) RestoreJobs() []*RestoreJob {
 			Name:    name,
 			Path:    path.Join("restore", st.Store.App, strings.TrimPrefix(name, "odbackup-restore-")+".yaml"),
 			Step:    st,
-			Stopped: p.stoppedWorkload(st),
+			Stopped: stoppedWorkload(p, st),
 		})
 	}
 	return out
@@ -93,19 +94,19 @@ func labelWords(s string) string {
 			b.WriteRune('-')
 		}
 	}
-	return collapseDashes(b.String())
+	return plan.CollapseDashes(b.String())
 }
 
 // stoppedWorkload is the workload a restore must find at 0 replicas.
-func (p *Plan) stoppedWorkload(st *Step) *schema.Workload {
+func stoppedWorkload(p *Plan, st *Step) *schema.Workload {
 	name := st.Store.Connection.Workload
 	switch {
 	case st.Method == MethodCSISnapshot && name != "":
-		return p.findWorkload(st.Store.App, name, "")
+		return findWorkload(p, st.Store.App, name, "")
 	case st.Method == MethodRedisRDB:
 		// Redis servers run as StatefulSets (openDesk's bundled one is
 		// redis-master); the catalog's Redis app says so when deployed.
-		return p.findWorkload(st.Store.App, name, "StatefulSet")
+		return findWorkload(p, st.Store.App, name, "StatefulSet")
 	}
 	return nil
 }
@@ -113,7 +114,7 @@ func (p *Plan) stoppedWorkload(st *Step) *schema.Workload {
 // findWorkload looks a workload up by name: in the store's own app first,
 // then in every deployed app. Without a match, a known kind still makes a
 // workload; otherwise there is none.
-func (p *Plan) findWorkload(appID, name, kind string) *schema.Workload {
+func findWorkload(p *Plan, appID, name, kind string) *schema.Workload {
 	apps := slices.Clone(p.Site.Apps)
 	slices.SortStableFunc(apps, func(a, b *schema.SiteApp) int {
 		return cmp.Compare(boolRank(a.ID != appID), boolRank(b.ID != appID))
@@ -282,9 +283,9 @@ func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
 // addRestore adds every restore Job and the runbooks to the tree. Neither
 // goes into the kustomization.
 func (g *generation) addRestore(tree Tree) error {
-	restores := g.plan.RestoreJobs()
+	restores := restoreJobs(g.plan)
 	for _, r := range restores {
-		if err := tree.add(r.Path, g.yaml(g.restoreObjects(r)...)); err != nil {
+		if err := tree.Add(r.Path, g.yaml(g.restoreObjects(r)...)); err != nil {
 			return err
 		}
 	}
@@ -292,7 +293,7 @@ func (g *generation) addRestore(tree Tree) error {
 		return g.err
 	}
 	for _, f := range newRunbooks(g.plan, restores).files() {
-		if err := tree.add(f.path, f.data); err != nil {
+		if err := tree.Add(f.path, f.data); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -86,7 +87,7 @@ func (rb *runbooks) appRestores(app string) []*RestoreJob {
 		return cmp.Or(
 			// the primary's data first: the rest of the app follows it
 			cmp.Compare(boolRank(!sa.Store.Restore.PrimaryOnly), boolRank(!sb.Store.Restore.PrimaryOnly)),
-			cmp.Compare(kindOrder[sa.Store.Kind], kindOrder[sb.Store.Kind]),
+			cmp.Compare(plan.StoreOrder(sa.Store), plan.StoreOrder(sb.Store)),
 			cmp.Compare(sa.Store.Kind, sb.Store.Kind),
 			// an export is the fallback for the volumes before it
 			cmp.Compare(boolRank(sa.Method == MethodExecExport), boolRank(sb.Method == MethodExecExport)),

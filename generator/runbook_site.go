@@ -94,7 +94,7 @@ func (rb *runbooks) prerequisites(m *markdown) {
 		items = append(items, fmt.Sprintf("The restic repository %s (target %s), reachable from the cluster. %s shows what it holds (see %s for the environment).",
 			code(t.Restic.Repository), code(name), code("restic snapshots --host="+rb.pol.Site), link("Finding the backups", "#3-finding-the-backups")))
 	}
-	if rb.plan.usesSnapshots() {
+	if rb.plan.UsesSnapshots() {
 		items = append(items, fmt.Sprintf("For volumes: the cluster's CSI snapshot controller and the VolumeSnapshotClass %s (driver %s, file %s, applied with the kustomization): %s. A CSI snapshot lives on the same storage system as its volume. It protects against deleted or damaged data, not against losing that storage system: if the storage is lost, the snapshots are lost with it, and volumes without another copy (%s) can only be restored from a copy of the storage system itself.",
 			code(rb.pol.Snapshot.ClassName), code(rb.pol.Snapshot.Driver), link(code("snapshotclass/"+rb.pol.Snapshot.ClassName+".yaml"), "../snapshotclass/"+rb.pol.Snapshot.ClassName+".yaml"),
 			code("kubectl get volumesnapshotclass "+rb.pol.Snapshot.ClassName), rb.snapshotOnly()))
@@ -216,7 +216,7 @@ func (rb *runbooks) finding(m *markdown) {
 		}
 		m.table([]string{"store", "target", "command"}, rows)
 	}
-	if rb.plan.usesSnapshots() {
+	if rb.plan.UsesSnapshots() {
 		m.heading(3, "CSI VolumeSnapshots: volumes")
 		m.para("odbackup names a volume's snapshots after its claim, a dash and the UTC time (%s), and labels them with the site, the app and the store; the annotation %s holds the full store id. All of the site's snapshots:", code("YYYYMMDD-HHMMSS"), code(annotStoreID))
 		m.code("sh", rb.kubectl(fmt.Sprintf("get volumesnapshot --selector=%s=%s --sort-by=.metadata.creationTimestamp", labelSite, rb.pol.Site)))

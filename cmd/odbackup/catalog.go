@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/catalogdoc"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -64,11 +64,11 @@ func runCatalog(e *env, args []string) error {
 	if cat == nil {
 		return usagef("--distribution must be one of %v, not %q", s.Distributions(), o.distribution)
 	}
-	doc := generator.NewCatalogDoc(cat, o.edition, o.release)
+	doc := catalogdoc.NewCatalogDoc(cat, o.edition, o.release)
 	var out []byte
 	switch o.format {
 	case "markdown":
-		out = generator.CatalogMarkdown(doc)
+		out = catalogdoc.CatalogMarkdown(doc)
 	case "json":
 		out, err = json.MarshalIndent(doc, "", "  ")
 		out = append(out, '\n')

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/coverage"
 )
 
 const coverageUsage = `Usage: odbackup coverage POLICY [--base OLD] [--format text|markdown|json] [--today YYYY-MM-DD]
@@ -72,7 +73,7 @@ func runCoverage(e *env, args []string) error {
 	}
 	// The base is read first: a base that cannot be read is a mistake in
 	// the command line, whatever the policy says.
-	var base *generator.Coverage
+	var base *coverage.Coverage
 	if o.base != "" {
 		if base, err = e.baseCoverage(o.base); err != nil {
 			return err
@@ -82,7 +83,7 @@ func runCoverage(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	gate, err := generator.CheckCoverage(head, o.today)
+	gate, err := coverage.CheckCoverage(head, o.today)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func runCoverage(e *env, args []string) error {
 		head.Gate = &gate
 		out, err = renderReport(head, o.format)
 	} else {
-		d := generator.CompareCoverage(*base, head, filepath.ToSlash(o.base))
+		d := coverage.CompareCoverage(*base, head, filepath.ToSlash(o.base))
 		d.WithLostCoverage(gate)
 		gate = *d.Gate
 		out, err = renderDiff(d, o.format)
@@ -112,29 +113,29 @@ func runCoverage(e *env, args []string) error {
 }
 
 // coverage evaluates and plans a policy and describes its coverage.
-func (e *env) coverage(path string) (generator.Coverage, error) {
+func (e *env) coverage(path string) (coverage.Coverage, error) {
 	site, err := e.evaluate(path)
 	if err != nil {
-		return generator.Coverage{}, err
+		return coverage.Coverage{}, err
 	}
 	plan, err := generator.NewPlan(site)
 	if err != nil {
-		return generator.Coverage{}, err
+		return coverage.Coverage{}, err
 	}
-	return generator.NewCoverage(plan)
+	return coverage.NewCoverage(plan)
 }
 
 // baseCoverage reads --base: a coverage.json by its extension or, for other
 // names, by its content (a JSON object with a schemaVersion); a policy
 // otherwise. Whatever fails here is a usage error.
-func (e *env) baseCoverage(path string) (*generator.Coverage, error) {
+func (e *env) baseCoverage(path string) (*coverage.Coverage, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, usagef("--base: %v", err)
 	}
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext == ".json" || (ext != ".cue" && looksLikeCoverage(data)) {
-		c, err := generator.ParseCoverage(data)
+		c, err := coverage.ParseCoverage(data)
 		if err != nil {
 			return nil, usagef("--base %s is not a coverage.json odbackup can read: %v", path, err)
 		}
@@ -155,26 +156,26 @@ func looksLikeCoverage(data []byte) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) && json.Unmarshal(data, &head) == nil && head.SchemaVersion != ""
 }
 
-func renderReport(c generator.Coverage, format string) ([]byte, error) {
+func renderReport(c coverage.Coverage, format string) ([]byte, error) {
 	switch format {
 	case "markdown":
-		return append([]byte(generator.GateMarkdown(c.Gate)), generator.CoverageMarkdown(c)...), nil
+		return append([]byte(coverage.GateMarkdown(c.Gate)), coverage.CoverageMarkdown(c)...), nil
 	case "json":
-		return generator.CoverageJSON(c)
+		return coverage.CoverageJSON(c)
 	}
-	gate := generator.GateText(c.Gate)
+	gate := coverage.GateText(c.Gate)
 	if gate != "" {
 		gate += "\n"
 	}
-	return append([]byte(gate), generator.CoverageText(c)...), nil
+	return append([]byte(gate), coverage.CoverageText(c)...), nil
 }
 
-func renderDiff(d generator.CoverageDiff, format string) ([]byte, error) {
+func renderDiff(d coverage.CoverageDiff, format string) ([]byte, error) {
 	switch format {
 	case "markdown":
-		return generator.DiffMarkdown(d), nil
+		return coverage.DiffMarkdown(d), nil
 	case "json":
-		return generator.CoverageJSON(d)
+		return coverage.CoverageJSON(d)
 	}
-	return generator.DiffText(d), nil
+	return coverage.DiffText(d), nil
 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/docsite"
 	"github.com/odbackup/odbackup/internal/writetree"
 )
 
@@ -30,7 +31,7 @@ site's folder is replaced atomically: a failed export leaves it as it was.
 type docsOptions struct {
 	policies []string
 	output   string
-	format   generator.DocFormat
+	format   docsite.DocFormat
 	jobs     int
 }
 
@@ -39,7 +40,7 @@ func parseDocsArgs(args []string) (docsOptions, error) {
 	var format string
 	fs := newFlagSet("docs")
 	fs.StringVarP(&o.output, "output", "o", "", "folder that receives one sub-folder per site (required)")
-	fs.StringVar(&format, "format", string(generator.DocHTML), "html (a static site) or markdown (the files as they are)")
+	fs.StringVar(&format, "format", string(docsite.DocHTML), "html (a static site) or markdown (the files as they are)")
 	fs.IntVar(&o.jobs, "jobs", runtime.GOMAXPROCS(0), "sites evaluated in parallel")
 	if err := parseFlags(fs, docsUsage, args); err != nil {
 		return o, err
@@ -53,10 +54,10 @@ func parseDocsArgs(args []string) (docsOptions, error) {
 	if o.jobs < 1 {
 		return o, usagef("--jobs must be at least 1, not %d", o.jobs)
 	}
-	if err := oneOf("format", format, string(generator.DocHTML), string(generator.DocMarkdown)); err != nil {
+	if err := oneOf("format", format, string(docsite.DocHTML), string(docsite.DocMarkdown)); err != nil {
 		return o, err
 	}
-	o.format = generator.DocFormat(format)
+	o.format = docsite.DocFormat(format)
 	o.policies = fs.Args()
 	return o, nil
 }
@@ -78,7 +79,7 @@ func runDocs(e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("site %s: %w", site, err)
 		}
-		docs, err := generator.DocSite(tree, site, o.format)
+		docs, err := docsite.DocSite(tree, site, o.format)
 		if err != nil {
 			return err
 		}

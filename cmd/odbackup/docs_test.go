@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/docsite"
 )
 
 func TestParseDocsArgs(t *testing.T) {
 	o, err := parseDocsArgs([]string{"a.cue", "b.cue", "-o", "site", "--format", "markdown"})
-	if err != nil || o.output != "site" || o.format != generator.DocMarkdown || len(o.policies) != 2 {
+	if err != nil || o.output != "site" || o.format != docsite.DocMarkdown || len(o.policies) != 2 {
 		t.Fatalf("got %+v, %v", o, err)
 	}
-	if o, err := parseDocsArgs([]string{"a.cue", "--output=site"}); err != nil || o.format != generator.DocHTML {
+	if o, err := parseDocsArgs([]string{"a.cue", "--output=site"}); err != nil || o.format != docsite.DocHTML {
 		t.Fatalf("html is the default: got %+v, %v", o, err)
 	}
 	for _, args := range [][]string{

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/starter"
 )
 
 // TestParseArgs checks every command's flag parsing as a pure function:
@@ -42,7 +42,7 @@ func TestParseArgs(t *testing.T) {
 		{"catalog bad release", func() (any, error) { return parseCatalogArgs([]string{"--release", "1.17"}) }, nil, "--release must be an openDesk release"},
 		{"catalog stray argument", func() (any, error) { return parseCatalogArgs([]string{"site.cue"}) }, nil, `catalog: unexpected argument "site.cue"`},
 		{"init defaults", func() (any, error) { return parseInitArgs(nil) },
-			initOptions{starter: generator.StarterOptions{Distribution: "opendesk", Edition: "ce", Release: "v1.17.0",
+			initOptions{starter: starter.StarterOptions{Distribution: "opendesk", Edition: "ce", Release: "v1.17.0",
 				Site: "my-site", Domain: "opendesk.example.org", Namespace: "opendesk"}}, ""},
 		{"init bad release", func() (any, error) { return parseInitArgs([]string{"--release", "v2.0"}) }, nil, "--release must be an openDesk release"},
 		{"coverage", func() (any, error) {

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/starter"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -17,7 +17,7 @@ the target, the CSI driver and the decisions.
 `
 
 type initOptions struct {
-	starter generator.StarterOptions
+	starter starter.StarterOptions
 }
 
 func parseInitArgs(args []string) (initOptions, error) {
@@ -59,12 +59,12 @@ func runInit(e *env, args []string) error {
 	}
 	// The defaults come from evaluating a minimal policy, so the starter
 	// always shows what the schema really does.
-	minimal := generator.MinimalPolicy(o.starter, cat)
+	minimal := starter.MinimalPolicy(o.starter, cat)
 	site, err := s.Evaluate("(odbackup init)", minimal)
 	if err != nil {
 		return fmt.Errorf("init: the starter for these flags is invalid:\n%w", err)
 	}
-	out, err := s.FormatSource(generator.StarterPolicy(o.starter, site))
+	out, err := s.FormatSource(starter.StarterPolicy(o.starter, site))
 	if err != nil {
 		return err
 	}

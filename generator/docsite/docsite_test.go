@@ -1,10 +1,11 @@
-package generator_test
+package docsite_test
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/docsite"
 )
 
 func TestDocSite(t *testing.T) {
@@ -18,7 +19,7 @@ func TestDocSite(t *testing.T) {
 		"coverage.json":          []byte("{}\n"),
 		"cronjobs/odbackup.yaml": []byte("kind: CronJob\n"),
 	}
-	site, err := generator.DocSite(tree, "s", generator.DocHTML)
+	site, err := docsite.DocSite(tree, "s", docsite.DocHTML)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestDocSite(t *testing.T) {
 			t.Errorf("README.html lacks %s:\n%s", s, readme)
 		}
 	}
-	for _, s := range []string{`<pre class="mermaid">flowchart LR`, `x&lt;y`, generator.MermaidScript, `<code class="language-sh">echo &#39;&lt;b&gt;&#39;`, "<!-- raw HTML omitted -->"} {
+	for _, s := range []string{`<pre class="mermaid">flowchart LR`, `x&lt;y`, docsite.MermaidScript, `<code class="language-sh">echo &#39;&lt;b&gt;&#39;`, "<!-- raw HTML omitted -->"} {
 		if !strings.Contains(app, s) {
 			t.Errorf("a.html lacks %s:\n%s", s, app)
 		}
@@ -40,14 +41,14 @@ func TestDocSite(t *testing.T) {
 	if strings.Contains(readme, "mermaid.esm") || strings.Contains(app, "<script>alert") {
 		t.Errorf("Mermaid is loaded only where there is a diagram, raw HTML never passes")
 	}
-	md, err := generator.DocSite(tree, "s", generator.DocMarkdown)
+	md, err := docsite.DocSite(tree, "s", docsite.DocMarkdown)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(md.Paths(), " "); got != "coverage.md restore/a/job.yaml runbooks/README.md runbooks/a.md" {
 		t.Errorf("markdown export %s", got)
 	}
-	if _, err := generator.DocSite(generator.Tree{"a.yaml": nil}, "s", generator.DocHTML); err == nil {
+	if _, err := docsite.DocSite(generator.Tree{"a.yaml": nil}, "s", docsite.DocHTML); err == nil {
 		t.Error("a tree without documents exported nothing without complaint")
 	}
 }

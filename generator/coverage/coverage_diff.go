@@ -1,10 +1,13 @@
-package generator
+package coverage
 
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+
+	"github.com/odbackup/odbackup/generator/plan"
 )
 
 // CoverageDiffSchemaVersion names the shape of `odbackup coverage --base
@@ -124,7 +127,7 @@ func CompareCoverage(base, head Coverage, baseLabel string) CoverageDiff {
 	for id := range headStores {
 		ids[id] = true
 	}
-	for _, id := range sortedKeys(ids) {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		b, h := baseStores[id], headStores[id]
 		var app *CoverageApp
 		if h.store == nil {
@@ -351,7 +354,7 @@ func compareBackups(st *CoverageStore, b, h *CoverageStore) []CoverageChange {
 		}
 		bb := b.Backups[i]
 		detail := fmt.Sprintf("%s: %s → %s", hb.Method, bb.Retention, hb.Retention)
-		switch c, mixed := compareKept(bb.Retention, hb.Retention); {
+		switch c, mixed := plan.CompareKept(bb.Retention, hb.Retention); {
 		case mixed:
 			add(ChangeRetentionChanged, EffectNeutral, detail)
 		case c > 0:

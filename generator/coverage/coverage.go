@@ -1,4 +1,4 @@
-package generator
+package coverage
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -81,15 +82,15 @@ type CoverageStore struct {
 
 // CoverageBackup is one method backing up one store.
 type CoverageBackup struct {
-	Method   Method `json:"method"`
-	CronJob  string `json:"cronJob"`
-	Schedule string `json:"schedule"`
+	Method   plan.Method `json:"method"`
+	CronJob  string      `json:"cronJob"`
+	Schedule string      `json:"schedule"`
 	// RPOMinutes is the longest gap between two runs of the schedule, the
 	// worst-case data-loss window (see RPO); 0 with NeverRuns when the
 	// schedule never runs.
-	RPOMinutes int  `json:"rpoMinutes"`
-	NeverRuns  bool `json:"neverRuns,omitempty"`
-	Retention  Kept `json:"retention"`
+	RPOMinutes int       `json:"rpoMinutes"`
+	NeverRuns  bool      `json:"neverRuns,omitempty"`
+	Retention  plan.Kept `json:"retention"`
 	// Target is the policy's target name; empty for CSI snapshots, which
 	// stay on the volume's storage system (SameStorage).
 	Target      string `json:"target,omitempty"`
@@ -205,7 +206,7 @@ func waiverTerms(w *schema.Waiver) string {
 }
 
 // NewCoverage describes what a plan protects, store by store.
-func NewCoverage(p *Plan) (Coverage, error) {
+func NewCoverage(p *plan.Plan) (Coverage, error) {
 	site, pol := p.Site, p.Site.Policy
 	c := Coverage{
 		SchemaVersion: CoverageSchemaVersion,
@@ -217,7 +218,7 @@ func NewCoverage(p *Plan) (Coverage, error) {
 		TimeZone:      pol.Schedule.TimeZone,
 		Apps:          []CoverageApp{},
 	}
-	steps := map[string][]*Step{}
+	steps := map[string][]*plan.Step{}
 	for _, s := range p.Steps {
 		steps[s.Store.ID] = append(steps[s.Store.ID], s)
 	}
@@ -249,7 +250,7 @@ func NewCoverage(p *Plan) (Coverage, error) {
 	return c, nil
 }
 
-func coverageBackup(s *Step) (CoverageBackup, error) {
+func coverageBackup(s *plan.Step) (CoverageBackup, error) {
 	rpo, runs, err := RPO(s.Job.Schedule)
 	if err != nil {
 		return CoverageBackup{}, fmt.Errorf("CronJob %s: %w", s.Job.Name, err)
@@ -257,7 +258,7 @@ func coverageBackup(s *Step) (CoverageBackup, error) {
 	return CoverageBackup{
 		Method: s.Method, CronJob: s.Job.Name, Schedule: s.Job.Schedule,
 		RPOMinutes: int((rpo + time.Minute - 1) / time.Minute), NeverRuns: !runs,
-		Retention: s.Kept, Target: s.TargetName, SameStorage: s.Method == MethodCSISnapshot,
+		Retention: s.Kept, Target: s.TargetName, SameStorage: s.Method == plan.MethodCSISnapshot,
 	}, nil
 }
 
@@ -383,20 +384,4 @@ func ParseCoverage(data []byte) (Coverage, error) {
 		}
 	}
 	return c, nil
-}
-
-// addCoverage writes coverage.md and coverage.json into a site's tree.
-func addCoverage(tree Tree, p *Plan) error {
-	c, err := NewCoverage(p)
-	if err != nil {
-		return err
-	}
-	data, err := CoverageJSON(c)
-	if err != nil {
-		return err
-	}
-	if err := tree.add("coverage.json", data); err != nil {
-		return err
-	}
-	return tree.add("coverage.md", CoverageMarkdown(c))
 }

@@ -1,4 +1,4 @@
-package generator
+package coverage
 
 import (
 	"fmt"
@@ -207,6 +207,12 @@ func markdownUncovered(b *strings.Builder, c Coverage, title string, keep func(C
 	fmt.Fprintf(b, "## %s\n\n| Store | Content | Status | Why |\n|---|---|---|---|\n", title)
 	b.WriteString(strings.Join(rows, "\n"))
 	b.WriteString("\n\n")
+}
+
+// cell escapes text for a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
 }
 
 // mdCell escapes text for a table cell or list item whose text may quote

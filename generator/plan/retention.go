@@ -1,4 +1,4 @@
-package generator
+package plan
 
 import (
 	"fmt"
@@ -59,10 +59,10 @@ func (k Kept) String() string {
 	return "nothing"
 }
 
-// compareKept says whether b keeps more than a (+1), less (-1), the same
+// CompareKept says whether b keeps more than a (+1), less (-1), the same
 // (0), or more of one kind and less of another (mixed). Retentions of
 // different methods are not comparable and count as mixed.
-func compareKept(a, b Kept) (cmp int, mixed bool) {
+func CompareKept(a, b Kept) (cmp int, mixed bool) {
 	var pairs [][2]int
 	switch {
 	case a.GFS != nil && b.GFS != nil:

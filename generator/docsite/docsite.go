@@ -1,4 +1,4 @@
-package generator
+package docsite
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/yuin/goldmark/renderer"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
+
+	"github.com/odbackup/odbackup/generator"
 )
 
 // DocFormat is what `odbackup docs` writes.
@@ -40,7 +42,7 @@ const MermaidScript = `<script type="module">import mermaid from "https://cdn.js
 // runbooks, the coverage report: every .md file) with the files they link
 // to (the restore Jobs), so the links keep working. With DocHTML every
 // document becomes an HTML page and index.html lists them all.
-func DocSite(tree Tree, site string, format DocFormat) (Tree, error) {
+func DocSite(tree generator.Tree, site string, format DocFormat) (generator.Tree, error) {
 	var docs []string
 	for _, p := range tree.Paths() {
 		if strings.HasSuffix(p, ".md") {
@@ -50,15 +52,15 @@ func DocSite(tree Tree, site string, format DocFormat) (Tree, error) {
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("site %s has no Markdown documents to export", site)
 	}
-	out := Tree{}
+	out := generator.Tree{}
 	for _, p := range linkedFiles(tree, docs) {
-		if err := out.add(p, tree[p]); err != nil {
+		if err := out.Add(p, tree[p]); err != nil {
 			return nil, err
 		}
 	}
 	if format == DocMarkdown {
 		for _, p := range docs {
-			if err := out.add(p, tree[p]); err != nil {
+			if err := out.Add(p, tree[p]); err != nil {
 				return nil, err
 			}
 		}
@@ -77,11 +79,11 @@ func DocSite(tree Tree, site string, format DocFormat) (Tree, error) {
 		}
 		target := strings.TrimSuffix(p, ".md") + ".html"
 		title := markdownTitle(tree[p], p)
-		if err := out.add(target, htmlPage(site, title, target, pages, body.Bytes())); err != nil {
+		if err := out.Add(target, htmlPage(site, title, target, pages, body.Bytes())); err != nil {
 			return nil, err
 		}
 	}
-	if err := out.add("index.html", indexPage(site, pages)); err != nil {
+	if err := out.Add("index.html", indexPage(site, pages)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -108,7 +110,7 @@ var mdLink = regexp.MustCompile(`\]\(([^)#\s]+)(?:#[^)\s]*)?\)`)
 
 // linkedFiles are the files of the tree that the documents link to, other
 // than the documents themselves.
-func linkedFiles(tree Tree, docs []string) []string {
+func linkedFiles(tree generator.Tree, docs []string) []string {
 	var out []string
 	for _, d := range docs {
 		for _, m := range mdLink.FindAllStringSubmatch(string(tree[d]), -1) {

@@ -1,9 +1,10 @@
-package generator
+package plan
 
 import (
 	"cmp"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,9 +111,12 @@ var kindOrder = map[string]int{
 	"pvc": 3,
 }
 
-// NewPlan decides, for every store the site backs up, its method, job,
+// StoreOrder is a store's place in its consistency group (see kindOrder).
+func StoreOrder(st *schema.SiteStore) int { return kindOrder[st.Kind] }
+
+// New decides, for every store the site backs up, its method, job,
 // schedule, retention and target.
-func NewPlan(site *schema.Site) (*Plan, error) {
+func New(site *schema.Site) (*Plan, error) {
 	p := &Plan{Site: site}
 	pol := site.Policy
 	for _, app := range site.Apps {
@@ -230,9 +234,9 @@ func (p *Plan) planMaintenance() {
 			byTarget[s.TargetName] = append(byTarget[s.TargetName], s)
 		}
 	}
-	for _, name := range sortedKeys(byTarget) {
+	for _, name := range slices.Sorted(maps.Keys(byTarget)) {
 		p.Maintenance = append(p.Maintenance, &MaintenanceJob{
-			Name:       dnsName(52, "odbackup-restic", name),
+			Name:       DNSName(52, "odbackup-restic", name),
 			TargetName: name,
 			Target:     p.Site.Policy.Targets[name],
 			Schedule:   p.Site.Policy.Maintenance.Schedule,
@@ -254,7 +258,7 @@ func windowSchedule(name string, s schema.Schedule) string {
 }
 
 func jobName(parts ...string) string {
-	return dnsName(52, append([]string{"odbackup"}, parts...)...)
+	return DNSName(52, append([]string{"odbackup"}, parts...)...)
 }
 
 func containerName(st *schema.SiteStore, m Method) string {
@@ -262,13 +266,13 @@ func containerName(st *schema.SiteStore, m Method) string {
 	if m == MethodExecExport {
 		name = "export-" + st.Store.Identifier
 	}
-	return dnsName(63, name)
+	return DNSName(63, name)
 }
 
-// dnsName joins parts into a DNS-1123 label of at most max characters; a
+// DNSName joins parts into a DNS-1123 label of at most max characters; a
 // name that had to be shortened or changed keeps a hash of the original, so
 // distinct inputs stay distinct.
-func dnsName(max int, parts ...string) string {
+func DNSName(max int, parts ...string) string {
 	raw := strings.Join(parts, "-")
 	var b strings.Builder
 	for _, r := range strings.ToLower(raw) {
@@ -279,7 +283,7 @@ func dnsName(max int, parts ...string) string {
 			b.WriteRune('-')
 		}
 	}
-	name := collapseDashes(b.String())
+	name := CollapseDashes(b.String())
 	if name == raw && len(name) <= max {
 		return name
 	}
@@ -292,18 +296,21 @@ func dnsName(max int, parts ...string) string {
 	return name + suffix
 }
 
-func collapseDashes(s string) string {
+// CollapseDashes turns runs of dashes into one and trims dashes at both ends.
+func CollapseDashes(s string) string {
 	for strings.Contains(s, "--") {
 		s = strings.ReplaceAll(s, "--", "-")
 	}
 	return strings.Trim(s, "-")
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// UsesSnapshots reports whether any step creates VolumeSnapshots (the
+// site then needs its VolumeSnapshotClass).
+func (p *Plan) UsesSnapshots() bool {
+	for _, s := range p.Steps {
+		if s.Method == MethodCSISnapshot {
+			return true
+		}
 	}
-	slices.Sort(keys)
-	return keys
+	return false
 }
