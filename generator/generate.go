@@ -49,6 +49,9 @@ func Generate(site *schema.Site) (Tree, error) {
 
 // Emit renders a plan into files.
 func Emit(plan *Plan) (Tree, error) {
+	if err := checkKinds(plan); err != nil {
+		return nil, err
+	}
 	g := &generation{plan: plan}
 	tree := Tree{}
 	var resources []string

@@ -71,15 +71,6 @@ var postgresImages = map[int]string{
 	18: "docker.io/library/postgres:18.0-bookworm",
 }
 
-// PostgresImage is the image the policy pins, or the official image of the
-// policy's PostgreSQL version.
-func PostgresImage(pol *schema.Policy) string {
-	if pol.Images.PostgreSQL != "" {
-		return pol.Images.PostgreSQL
-	}
-	return postgresImages[pol.Services.PostgreSQL.Version]
-}
-
 // containerPlan is one step's container before it becomes a corev1.Container.
 type containerPlan struct {
 	name, image, script string
@@ -115,117 +106,15 @@ func resticEnv(t *schema.Target) []corev1.EnvVar {
 	return env
 }
 
-// stepContainer decides image, script and environment of one step.
+// stepContainer decides image, script and environment of one step: its
+// kind's, plus restic's when the data goes there.
 func (g *generation) stepContainer(st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	c := st.Store.Connection
-	cp := containerPlan{name: st.Container}
-	namespace := literal("ODBACKUP_NAMESPACE", pol.Namespace)
-	switch st.Method {
-	case MethodPgDump:
-		cp.image, cp.restic = PostgresImage(pol), true
-		cp.script = pgDumpScript(st)
-		cp.env = postgresEnv(c)
-	case MethodMariaDBDump:
-		cp.image, cp.restic = pol.Images.MariaDB, true
-		cp.script = mariadbDumpScript(st)
-		cp.env = mariadbEnv(c)
-	case MethodRedisRDB:
-		cp.image, cp.restic = pol.Images.Redis, true
-		cp.script = redisScript(st)
-		cp.env = []corev1.EnvVar{literal("REDIS_HOST", c.Host), literal("REDIS_PORT", fmt.Sprint(c.Port)), fromSecret("REDISCLI_AUTH", *c.PasswordSecret)}
-	case MethodBucketMirror:
-		cp.image = pol.Images.Rclone
-		cp.script = bucketMirrorScript(st)
-		cp.env = bucketMirrorEnv(pol, st)
-	case MethodCSISnapshot:
-		cp.image, cp.busybox, cp.api = pol.Images.Kubectl, true, true
-		cp.script = snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), st.Kept.Snapshots, pol.Snapshot.ReadyTimeoutSeconds)
-		cp.env = []corev1.EnvVar{namespace}
-	case MethodCassandraSnapshot:
-		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
-		cp.script = cassandraScript(st)
-		cp.env = []corev1.EnvVar{namespace}
-	case MethodObjectExport:
-		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
-		cp.script = objectExportScript(st)
-		cp.env = []corev1.EnvVar{namespace}
-	case MethodExecExport:
-		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
-		cp.script = execExportScript(st)
-		cp.env = []corev1.EnvVar{namespace}
-	}
-	if st.Method.UsesRestic() {
+	cp := kindOf(st).backupContainer(g, st)
+	cp.name = st.Container
+	if st.UsesRestic() {
 		cp.env = append(cp.env, resticEnv(st.Target)...)
 	}
 	return cp
-}
-
-// postgresEnv is how psql, pg_dump and pg_restore reach a store's database.
-func postgresEnv(c schema.Connection) []corev1.EnvVar {
-	return []corev1.EnvVar{literal("PGHOST", c.Host), literal("PGPORT", fmt.Sprint(c.Port)),
-		literal("PGUSER", c.User), literal("PGDATABASE", c.Database), fromSecret("PGPASSWORD", *c.PasswordSecret)}
-}
-
-// mariadbEnv is how mariadb and mariadb-dump reach a store's server.
-func mariadbEnv(c schema.Connection) []corev1.EnvVar {
-	return []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
-		literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
-}
-
-// bucketMirrorEnv configures rclone's three remotes through environment
-// variables: the source bucket, the target's S3, and the crypt remote on
-// it that encrypts names and contents before they leave the cluster.
-func bucketMirrorEnv(pol *schema.Policy, st *Step) []corev1.EnvVar {
-	c := st.Store.Connection
-	m := st.Target.BucketMirror
-	remote := strings.Trim(strings.Join([]string{m.Bucket, m.Prefix, pol.Site, st.Store.App, c.Bucket}, "/"), "/")
-	remote = strings.ReplaceAll(remote, "//", "/")
-	return []corev1.EnvVar{
-		literal("ODBACKUP_BUCKET", c.Bucket),
-		literal("RCLONE_CONFIG_SOURCE_TYPE", "s3"),
-		literal("RCLONE_CONFIG_SOURCE_PROVIDER", "Other"),
-		literal("RCLONE_CONFIG_SOURCE_ENDPOINT", pol.Services.S3.Endpoint),
-		literal("RCLONE_CONFIG_SOURCE_REGION", pol.Services.S3.Region),
-		literal("RCLONE_CONFIG_SOURCE_FORCE_PATH_STYLE", fmt.Sprint(pol.Services.S3.PathStyle)),
-		literal("RCLONE_CONFIG_SOURCE_ACCESS_KEY_ID", c.AccessKeyID),
-		fromSecret("RCLONE_CONFIG_SOURCE_SECRET_ACCESS_KEY", *c.SecretKeySecret),
-		literal("RCLONE_CONFIG_MIRROR_TYPE", "s3"),
-		literal("RCLONE_CONFIG_MIRROR_PROVIDER", "Other"),
-		literal("RCLONE_CONFIG_MIRROR_ENDPOINT", m.Endpoint),
-		literal("RCLONE_CONFIG_MIRROR_REGION", m.Region),
-		literal("RCLONE_CONFIG_MIRROR_FORCE_PATH_STYLE", "true"),
-		fromSecret("RCLONE_CONFIG_MIRROR_ACCESS_KEY_ID", m.Credentials.AccessKeyID),
-		fromSecret("RCLONE_CONFIG_MIRROR_SECRET_ACCESS_KEY", m.Credentials.SecretAccessKey),
-		literal("RCLONE_CONFIG_CRYPT_TYPE", "crypt"),
-		literal("RCLONE_CONFIG_CRYPT_REMOTE", "mirror:"+remote),
-		literal("RCLONE_CONFIG_CRYPT_FILENAME_ENCRYPTION", "standard"),
-		literal("RCLONE_CONFIG_CRYPT_DIRECTORY_NAME_ENCRYPTION", "true"),
-		fromSecret("ODBACKUP_CRYPT_PASSWORD", m.Encryption.PasswordSecret),
-		fromSecret("ODBACKUP_CRYPT_SALT", m.Encryption.SaltSecret),
-	}
-}
-
-// snapshotManifest is the VolumeSnapshot the snapshot script creates; its
-// name comes from the script's $snapshot at run time, its namespace from
-// kubectl's --namespace, like every other namespaced call of the scripts.
-func (g *generation) snapshotManifest(st *Step) []byte {
-	pol := g.plan.Site.Policy
-	labels := objectLabels(pol.Site, st.Store.App)
-	labels[labelStore] = storeLabel(st.Store.ID)
-	vs := &snapshotv1.VolumeSnapshot{
-		TypeMeta: metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshot"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        "${snapshot}",
-			Labels:      labels,
-			Annotations: map[string]string{annotStoreID: st.Store.ID},
-		},
-		Spec: snapshotv1.VolumeSnapshotSpec{
-			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To(st.Store.Connection.Claim)},
-			VolumeSnapshotClassName: ptr.To(pol.Snapshot.ClassName),
-		},
-	}
-	return g.yaml(vs)
 }
 
 // blockScalar indents scripts with spaces: YAML emitters fall back to a
@@ -445,18 +334,7 @@ func jobRules(j *Job) []rbacv1.PolicyRule {
 		}
 	}
 	for _, st := range j.Steps {
-		switch st.Method {
-		case MethodCSISnapshot:
-			add("snapshot.storage.k8s.io", "volumesnapshots", []string{"create", "delete", "get", "list", "watch"}, "")
-		case MethodObjectExport:
-			add("", st.Store.Kind+"s", []string{"get"}, st.Store.Connection.Name)
-		case MethodCassandraSnapshot:
-			add("", "pods", []string{"get"}, st.Store.Connection.Pod)
-			add("", "pods/exec", []string{"create", "get"}, st.Store.Connection.Pod)
-		case MethodExecExport:
-			add("", "pods", []string{"get"}, st.Store.Export.Pod)
-			add("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
-		}
+		kindOf(st).backupRules(st, add)
 	}
 	var keys []key
 	for k := range names {

@@ -17,17 +17,6 @@ type (
 
 // NewPlan decides, for every store the site backs up, its method, job,
 // schedule, retention and target.
-func NewPlan(site *schema.Site) (*Plan, error) { return plan.New(site) }
+func NewPlan(site *schema.Site) (*Plan, error) { return plan.New(site, planKinds(registry)) }
 
 var dnsName = plan.DNSName
-
-const (
-	MethodPgDump            = plan.MethodPgDump
-	MethodMariaDBDump       = plan.MethodMariaDBDump
-	MethodBucketMirror      = plan.MethodBucketMirror
-	MethodCSISnapshot       = plan.MethodCSISnapshot
-	MethodCassandraSnapshot = plan.MethodCassandraSnapshot
-	MethodRedisRDB          = plan.MethodRedisRDB
-	MethodObjectExport      = plan.MethodObjectExport
-	MethodExecExport        = plan.MethodExecExport
-)

@@ -75,13 +75,7 @@ func restoreJobs(p *Plan) []*RestoreJob {
 // restoreBase names what a restore Job restores in words a reader
 // recognises: "postgresql-keycloak-extensions", "mariadb-primarydb",
 // "pvc-postfix", or for a logical export its file, "export-ldap-primary".
-func restoreBase(st *Step) string {
-	if st.Method == MethodExecExport {
-		f := st.Store.Export.Filename
-		return "export-" + labelWords(strings.TrimSuffix(f, path.Ext(f)))
-	}
-	return labelWords(st.Store.Kind + "-" + st.Store.Identifier)
-}
+func restoreBase(st *Step) string { return kindOf(st).restoreBase(st) }
 
 // labelWords lowercases s and turns every run of other characters than
 // letters and digits into one dash.
@@ -98,18 +92,7 @@ func labelWords(s string) string {
 }
 
 // stoppedWorkload is the workload a restore must find at 0 replicas.
-func stoppedWorkload(p *Plan, st *Step) *schema.Workload {
-	name := st.Store.Connection.Workload
-	switch {
-	case st.Method == MethodCSISnapshot && name != "":
-		return findWorkload(p, st.Store.App, name, "")
-	case st.Method == MethodRedisRDB:
-		// Redis servers run as StatefulSets (openDesk's bundled one is
-		// redis-master); the catalog's Redis app says so when deployed.
-		return findWorkload(p, st.Store.App, name, "StatefulSet")
-	}
-	return nil
-}
+func stoppedWorkload(p *Plan, st *Step) *schema.Workload { return kindOf(st).stoppedWorkload(p, st) }
 
 // findWorkload looks a workload up by name: in the store's own app first,
 // then in every deployed app. Without a match, a known kind still makes a
@@ -161,35 +144,11 @@ func workloadResource(kind string) (group, resource string) {
 // backup to restore.
 func (g *generation) restoreContainer(r *RestoreJob) containerPlan {
 	st := r.Step
-	pol := g.plan.Site.Policy
-	c := st.Store.Connection
-	cp := containerPlan{name: "restore"}
-	snapshot := literal("ODBACKUP_SNAPSHOT", "latest")
-	namespace := literal("ODBACKUP_NAMESPACE", pol.Namespace)
-	switch st.Method {
-	case MethodPgDump:
-		cp.image, cp.restic = PostgresImage(pol), true
-		cp.env = postgresEnv(c)
-	case MethodMariaDBDump:
-		cp.image, cp.restic = pol.Images.MariaDB, true
-		cp.env = mariadbEnv(c)
-	case MethodBucketMirror:
-		cp.image = pol.Images.Rclone
-		cp.env = bucketMirrorEnv(pol, st)
-	case MethodCSISnapshot:
-		cp.image, cp.busybox, cp.api = pol.Images.Kubectl, true, true
-		cp.env = []corev1.EnvVar{namespace}
-	case MethodRedisRDB:
-		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
-		cp.env = []corev1.EnvVar{namespace, literal("ODBACKUP_DATA_DIR", restoreMountDir)}
-		cp.mounts = []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}
-	case MethodCassandraSnapshot, MethodObjectExport, MethodExecExport:
-		cp.image, cp.busybox, cp.restic, cp.api = pol.Images.Kubectl, true, true, true
-		cp.env = []corev1.EnvVar{namespace}
-	}
-	cp.script = restoreScript(r)
-	cp.env = append([]corev1.EnvVar{snapshot}, cp.env...)
-	if st.Method.UsesRestic() {
+	cp := kindOf(st).restoreContainer(g, st)
+	cp.name = "restore"
+	cp.script = kindOf(st).restoreScript(r)
+	cp.env = append([]corev1.EnvVar{literal("ODBACKUP_SNAPSHOT", "latest")}, cp.env...)
+	if st.UsesRestic() {
 		cp.env = append(cp.env, resticEnv(st.Target)...)
 	}
 	return cp
@@ -202,15 +161,7 @@ func (g *generation) restoreObjects(r *RestoreJob) []any {
 	st := r.Step
 	app := st.Store.App
 	pod := g.pod(r.Name, st.Job.Resources, []containerPlan{g.restoreContainer(r)})
-	if st.Method == MethodRedisRDB {
-		c := st.Store.Connection
-		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
-		}})
-		// The new dump.rdb must be readable by the server, which runs with
-		// this group; the Job's own user stays the unprivileged one.
-		pod.SecurityContext.FSGroup = ptr.To(int64(c.FSGroup))
-	}
+	kindOf(st).restorePod(st, &pod)
 	labels := objectLabels(pol.Site, app)
 	labels[labelStore] = storeLabel(st.Store.ID)
 	podLabels := objectLabels(pol.Site, app)
@@ -242,7 +193,6 @@ const annotMethod = "odbackup.io/method"
 // listing the VolumeSnapshots of a store by label.
 func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
 	st := r.Step
-	c := st.Store.Connection
 	var rules []rbacv1.PolicyRule
 	named := func(group, resource string, verbs []string, names ...string) {
 		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{group}, Resources: []string{resource}, Verbs: verbs, ResourceNames: names})
@@ -253,27 +203,7 @@ func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
 			named(group, resource, []string{"get"}, w.Name)
 		}
 	}
-	switch st.Method {
-	case MethodCSISnapshot:
-		stopped()
-		// delete --wait watches the claim by name until it is gone.
-		named("", "persistentvolumeclaims", []string{"delete", "get", "list", "watch"}, c.Claim)
-		named("", "persistentvolumeclaims", []string{"create"})
-		named("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list"})
-	case MethodRedisRDB:
-		stopped()
-	case MethodCassandraSnapshot:
-		named("", "pods", []string{"get"}, c.Pod)
-		named("", "pods/exec", []string{"create", "get"}, c.Pod)
-	case MethodExecExport:
-		named("", "pods", []string{"get"}, st.Store.Export.Pod)
-		named("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
-	case MethodObjectExport:
-		// get to see whether it exists, update to replace it with the
-		// backup; create only when it is gone.
-		named("", st.Store.Kind+"s", []string{"get", "update"}, c.Name)
-		named("", st.Store.Kind+"s", []string{"create"})
-	}
+	kindOf(st).restoreRules(r, named, stopped)
 	slices.SortStableFunc(rules, func(a, b rbacv1.PolicyRule) int {
 		return strings.Compare(a.APIGroups[0]+"/"+a.Resources[0], b.APIGroups[0]+"/"+b.Resources[0])
 	})

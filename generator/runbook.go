@@ -87,10 +87,10 @@ func (rb *runbooks) appRestores(app string) []*RestoreJob {
 		return cmp.Or(
 			// the primary's data first: the rest of the app follows it
 			cmp.Compare(boolRank(!sa.Store.Restore.PrimaryOnly), boolRank(!sb.Store.Restore.PrimaryOnly)),
-			cmp.Compare(plan.StoreOrder(sa.Store), plan.StoreOrder(sb.Store)),
+			cmp.Compare(rb.plan.StoreOrder(sa.Store), rb.plan.StoreOrder(sb.Store)),
 			cmp.Compare(sa.Store.Kind, sb.Store.Kind),
 			// an export is the fallback for the volumes before it
-			cmp.Compare(boolRank(sa.Method == MethodExecExport), boolRank(sb.Method == MethodExecExport)),
+			cmp.Compare(boolRank(sa.Kind.Traits().Export), boolRank(sb.Kind.Traits().Export)),
 			// a named database (OX's configdb) before the ones it maps
 			cmp.Compare(boolRank(strings.HasSuffix(sa.Store.Identifier, "*")), boolRank(strings.HasSuffix(sb.Store.Identifier, "*"))),
 			cmp.Compare(sa.Store.ID, sb.Store.ID))
@@ -411,9 +411,9 @@ func (rb *runbooks) appRunbook(app *schema.SiteApp) []byte {
 // Kubernetes but neither openDesk nor the backup tools.
 func (rb *runbooks) glossary(m *markdown, restores []*RestoreJob) {
 	m.heading(2, "Words used on this page")
-	methods := map[Method]bool{}
+	kinds := map[plan.Method]bool{}
 	for _, r := range restores {
-		methods[r.Step.Method] = true
+		kinds[r.Step.Method] = true
 	}
 	rows := [][]string{
 		{"openDesk", "A suite of open-source collaboration apps (files, mail, calendar, chat, projects, wiki) for the public sector, deployed with Helm into one Kubernetes namespace, here " + code(rb.pol.Namespace) + "."},
@@ -422,18 +422,14 @@ func (rb *runbooks) glossary(m *markdown, restores []*RestoreJob) {
 		{"CronJob, suspended", "A CronJob starts a Job on a schedule (odbackup's backups are CronJobs); while suspended, it starts none."},
 		{"restore Job", "A Kubernetes Job that odbackup generated for this site: a Pod that runs one restore once and stops. Its file also holds the ServiceAccount, Role and RoleBinding that give it exactly the rights it needs, so deleting the file's objects takes the rights away again."},
 	}
-	restic := false
-	for m := range methods {
-		restic = restic || m.UsesRestic()
-	}
+	restic := slices.ContainsFunc(restores, func(r *RestoreJob) bool { return r.Step.UsesRestic() })
 	if restic {
 		rows = append(rows, []string{"restic, repository, snapshot", "restic is the backup program; a repository is where it keeps backups, encrypted with the repository's password; a snapshot is one backup, with an ID like " + code("1a2b3c4d") + ", a time, the site as host and tags that name the store."})
 	}
-	if methods[MethodBucketMirror] {
-		rows = append(rows, []string{"rclone, crypt, mirror", "rclone copies buckets; its crypt layer encrypts object names and contents with a password and a salt. The mirror is the encrypted copy on the backup target."})
-	}
-	if methods[MethodCSISnapshot] {
-		rows = append(rows, []string{"PVC, VolumeSnapshot", "A PersistentVolumeClaim (PVC) is a volume an app asks for by name. A VolumeSnapshot is a point-in-time copy of one, made by the storage system through its CSI driver; a new PVC can be created from it."})
+	for _, k := range rb.plan.Kinds() {
+		if kinds[k.Method()] {
+			rows = append(rows, k.(Kind).glossary()...)
+		}
 	}
 	m.table([]string{"word", "meaning"}, rows)
 }
@@ -463,7 +459,7 @@ func (rb *runbooks) overview(m *markdown, app *schema.SiteApp, restores []*Resto
 	var notes []string
 	notes = append(notes, app.Notes...)
 	for _, r := range restores {
-		if r.Step.Method == MethodExecExport {
+		if r.Step.Kind.Traits().Export {
 			continue
 		}
 		notes = append(notes, r.Step.Store.Restore.Notes...)
@@ -479,13 +475,7 @@ func (rb *runbooks) overview(m *markdown, app *schema.SiteApp, restores []*Resto
 // backupWay says how and when a step backs up, and where to.
 func (rb *runbooks) backupWay(st *Step) string {
 	when := fmt.Sprintf("cron %s (%s)", code(st.Job.Schedule), rb.pol.Schedule.TimeZone)
-	switch st.Method {
-	case MethodBucketMirror:
-		return fmt.Sprintf("rclone mirror, encrypted, to %s (target %s), %s", code(st.Target.BucketMirror.Endpoint), code(st.TargetName), when)
-	case MethodCSISnapshot:
-		return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d kept) on the cluster's own storage, %s", code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep, when)
-	}
-	return fmt.Sprintf("%s into restic %s (target %s), %s", code(string(st.Method)), code(st.Target.Restic.Repository), code(st.TargetName), when)
+	return kindOf(st).backupWay(rb, st, when)
 }
 
 // notRestored lists the app's stores this site does not back up, with what
@@ -542,10 +532,10 @@ func (rb *runbooks) otherEditions(m *markdown, app *schema.SiteApp) {
 func (rb *runbooks) before(m *markdown, app *schema.SiteApp, restores []*RestoreJob) {
 	m.heading(2, "1. Before you start")
 	var env []corev1.EnvVar
-	kinds := map[string]bool{}
+	snapshots := false
 	for _, r := range restores {
 		env = append(env, rb.restoreEnv(r)...)
-		kinds[r.Step.Store.Kind] = true
+		snapshots = snapshots || r.Step.Kind.Traits().VolumeSnapshots
 	}
 	refs := secretRefs(env)
 	var names []string
@@ -564,12 +554,12 @@ func (rb *runbooks) before(m *markdown, app *schema.SiteApp, restores []*Restore
 	if len(restores) > 1 {
 		items = append(items, "Restore all stores below from backups of the same night: the app expects its stores to agree with each other.")
 	}
-	if kinds["pvc"] {
+	if snapshots {
 		item := "A CSI VolumeSnapshot lives on the same storage system as its volume: it protects against deleted or damaged data, not against losing that storage system. If the storage is gone, so are the snapshots."
 		var only []string
 		for _, r := range restores {
 			st := r.Step
-			if st.Method == MethodCSISnapshot && !slices.ContainsFunc(restores, func(o *RestoreJob) bool { return o.Step.Method == MethodExecExport && o.Step.Store.ID == st.Store.ID }) {
+			if st.Kind.Traits().VolumeSnapshots && !slices.ContainsFunc(restores, func(o *RestoreJob) bool { return o.Step.Kind.Traits().Export && o.Step.Store.ID == st.Store.ID }) {
 				only = append(only, code(st.Store.Connection.Claim))
 			}
 		}
@@ -632,7 +622,7 @@ func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 		code("ODBACKUP_SNAPSHOT"), code("latest"), code(snapshotPlaceholder))
 	var rows [][]string
 	for _, r := range restores {
-		rows = append(rows, []string{code(r.Step.Store.ID), snapshotMeaning(r.Step.Method), rb.listCommand(r.Step)})
+		rows = append(rows, []string{code(r.Step.Store.ID), snapshotMeaning(r.Step), rb.listCommand(r.Step)})
 	}
 	m.table([]string{"store", code(snapshotPlaceholder) + " is", "list the choices (see the site page for the tool's setup)"}, rows)
 	m.para("Without restic, rclone or cluster-wide rights on your machine, let a restore Job list the choices: with %s it prints them and stops without changing anything.", code("ODBACKUP_SNAPSHOT=list"))
@@ -647,28 +637,10 @@ func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 }
 
 // snapshotMeaning says what <snapshot> is for a method.
-func snapshotMeaning(m Method) string {
-	switch m {
-	case MethodMariaDBDump:
-		return "one or more restic snapshot IDs (8 or more hex digits), separated by spaces: one per database"
-	case MethodBucketMirror:
-		return "a UTC time, written like " + code("2026-01-31T120000Z") + ": each object comes back as the mirror had it then (objects created since stay)"
-	case MethodCSISnapshot:
-		return "the NAME of a VolumeSnapshot that is READYTOUSE"
-	}
-	return "a restic snapshot ID (8 or more hex digits)"
-}
+func snapshotMeaning(st *Step) string { return kindOf(st).snapshotMeaning() }
 
 // listCommand lists what a store could be restored from.
-func (rb *runbooks) listCommand(st *Step) string {
-	switch st.Method {
-	case MethodBucketMirror:
-		return code("rclone lsf --dirs-only crypt:archive") + " (runs that replaced or deleted objects)"
-	case MethodCSISnapshot:
-		return code(rb.kubectl("get volumesnapshot --selector=" + snapshotSelector(st) + " --sort-by=.metadata.creationTimestamp"))
-	}
-	return code(storeSnapshotsCommand(st))
-}
+func (rb *runbooks) listCommand(st *Step) string { return kindOf(st).listCommand(rb, st) }
 
 // stop is step 3: record, stop, wait.
 func (rb *runbooks) stop(m *markdown, app *schema.SiteApp, ws []schema.Workload, file string) {
@@ -704,22 +676,7 @@ func (rb *runbooks) verify(m *markdown, app *schema.SiteApp, restores []*Restore
 }
 
 // storeCheck is a generic check that one restore took effect.
-func (rb *runbooks) storeCheck(r *RestoreJob) string {
-	st := r.Step
-	c := st.Store.Connection
-	switch st.Method {
-	case MethodCSISnapshot:
-		return fmt.Sprintf("%s: the claim is %s and made from the snapshot you restored: %s", code(st.Store.ID), code("Bound"),
-			code(rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.status.phase} {.spec.dataSource.name}{\"\\n\"}'", c.Claim))))
-	case MethodObjectExport:
-		return fmt.Sprintf("%s: the object is back: %s", code(st.Store.ID), code(rb.kubectl(fmt.Sprintf("get %s %s --output=yaml", st.Store.Kind, c.Name))))
-	case MethodPgDump:
-		return fmt.Sprintf("%s: the Job's log ends with %s; pg_restore ran in one transaction, so the database is either fully restored or unchanged.", code(st.Store.ID), code("odbackup: database "+c.Database+" restored"))
-	case MethodExecExport:
-		return fmt.Sprintf("%s: the Job's log counts the entries it copied; after loading, %s counts the same.", code(st.Store.ID), code("slapcat -n 1 | grep -c '^dn: '"))
-	}
-	return fmt.Sprintf("%s: the Job completed and its log shows no error.", code(st.Store.ID))
-}
+func (rb *runbooks) storeCheck(r *RestoreJob) string { return kindOf(r.Step).storeCheck(rb, r) }
 
 // failure says what to do when a restore goes wrong.
 func (rb *runbooks) failure(m *markdown, app *schema.SiteApp) {

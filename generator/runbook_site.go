@@ -29,7 +29,7 @@ func (rb *runbooks) siteRunbook(apps []*schema.SiteApp) []byte {
 func (rb *runbooks) targetsUsed() []string {
 	var names []string
 	for _, s := range rb.plan.Steps {
-		if s.Method.UsesRestic() && !slices.Contains(names, s.TargetName) {
+		if s.UsesRestic() && !slices.Contains(names, s.TargetName) {
 			names = append(names, s.TargetName)
 		}
 	}
@@ -64,7 +64,7 @@ func (rb *runbooks) prerequisites(m *markdown) {
 		}
 	}
 	for _, s := range rb.plan.Steps {
-		if s.Method != MethodBucketMirror {
+		if !s.Kind.Traits().BucketMirror {
 			continue
 		}
 		hasMirror = true
@@ -113,12 +113,12 @@ func (rb *runbooks) snapshotOnly() string {
 	var claims []string
 	exported := map[string]bool{}
 	for _, s := range rb.plan.Steps {
-		if s.Method == MethodExecExport {
+		if s.Kind.Traits().Export {
 			exported[s.Store.ID] = true
 		}
 	}
 	for _, s := range rb.plan.Steps {
-		if s.Method == MethodCSISnapshot && !exported[s.Store.ID] {
+		if s.Kind.Traits().VolumeSnapshots && !exported[s.Store.ID] {
 			claims = append(claims, code(s.Store.Connection.Claim))
 		}
 	}
@@ -208,7 +208,7 @@ func (rb *runbooks) finding(m *markdown) {
 		var rows [][]string
 		seen := map[string]bool{}
 		for _, s := range rb.plan.Steps {
-			if !s.Method.UsesRestic() || seen[s.Store.ID] {
+			if !s.UsesRestic() || seen[s.Store.ID] {
 				continue
 			}
 			seen[s.Store.ID] = true
@@ -222,7 +222,7 @@ func (rb *runbooks) finding(m *markdown) {
 		m.code("sh", rb.kubectl(fmt.Sprintf("get volumesnapshot --selector=%s=%s --sort-by=.metadata.creationTimestamp", labelSite, rb.pol.Site)))
 		var rows [][]string
 		for _, s := range rb.plan.Steps {
-			if s.Method == MethodCSISnapshot {
+			if s.Kind.Traits().VolumeSnapshots {
 				rows = append(rows, []string{code(s.Store.ID), code(s.Store.Connection.Claim), code(rb.kubectl("get volumesnapshot --selector=" + snapshotSelector(s) + " --sort-by=.metadata.creationTimestamp"))})
 			}
 		}
@@ -230,7 +230,7 @@ func (rb *runbooks) finding(m *markdown) {
 	}
 	var buckets []string
 	for _, s := range rb.plan.Steps {
-		if s.Method == MethodBucketMirror {
+		if s.Kind.Traits().BucketMirror {
 			buckets = append(buckets, code(s.Store.Connection.Bucket))
 		}
 	}

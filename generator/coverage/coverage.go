@@ -258,7 +258,7 @@ func coverageBackup(s *plan.Step) (CoverageBackup, error) {
 	return CoverageBackup{
 		Method: s.Method, CronJob: s.Job.Name, Schedule: s.Job.Schedule,
 		RPOMinutes: int((rpo + time.Minute - 1) / time.Minute), NeverRuns: !runs,
-		Retention: s.Kept, Target: s.TargetName, SameStorage: s.Method == plan.MethodCSISnapshot,
+		Retention: s.Kept, Target: s.TargetName, SameStorage: s.Kind.Traits().VolumeSnapshots,
 	}, nil
 }
 

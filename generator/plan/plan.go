@@ -12,47 +12,57 @@ import (
 	"github.com/odbackup/odbackup/schema"
 )
 
-// Method is how one store is backed up.
+// Method is how one store is backed up: the name of a Kind, in the
+// coverage report and the restore runbooks.
 type Method string
 
-// The methods of DESIGN §3.
-const (
-	// MethodPgDump streams pg_dump --format=custom into restic.
-	MethodPgDump Method = "pg_dump"
-	// MethodMariaDBDump streams mariadb-dump per database into restic;
-	// wildcard identifiers are resolved at run time.
-	MethodMariaDBDump Method = "mariadb-dump"
-	// MethodBucketMirror copies a bucket with rclone sync into an rclone
-	// crypt remote, keeping replaced and deleted objects in dated archives.
-	MethodBucketMirror Method = "rclone-crypt"
-	// MethodCSISnapshot creates a CSI VolumeSnapshot of a PVC and prunes
-	// old ones.
-	MethodCSISnapshot Method = "csi-snapshot"
-	// MethodCassandraSnapshot flushes and snapshots a keyspace with
-	// nodetool in the Cassandra pod and streams the snapshot into restic.
-	MethodCassandraSnapshot Method = "nodetool-snapshot"
-	// MethodRedisRDB streams redis-cli --rdb into restic.
-	MethodRedisRDB Method = "redis-rdb"
-	// MethodObjectExport streams kubectl get -o yaml of a ConfigMap or
-	// Secret into restic.
-	MethodObjectExport Method = "kubectl-export"
-	// MethodExecExport streams a command's output in a running pod into
-	// restic (openLDAP's slapcat).
-	MethodExecExport Method = "exec-export"
-)
-
-// UsesRestic reports whether the method's data goes to a restic repository.
-func (m Method) UsesRestic() bool {
-	switch m {
-	case MethodBucketMirror, MethodCSISnapshot:
-		return false
-	}
-	return true
+// Kind is what the planner needs of one way of backing up a store. Each kind
+// lives in a file of its own (see the generator package, which adds what
+// emitting needs); the planner asks every kind of the registry it is given
+// whether it backs a store, and a step remembers its kind so everything
+// downstream asks the kind rather than switching over methods.
+type Kind interface {
+	// Method names the kind.
+	Method() Method
+	// Backs reports whether the kind backs up st. A store can be backed
+	// up by several kinds (a volume snapshot and a logical export).
+	Backs(st *schema.SiteStore) bool
+	// GroupOrder is the place, in a consistency group, of the stores the
+	// kind backs up first (see New).
+	GroupOrder() int
+	// Traits says how the kind's backups behave.
+	Traits() Traits
+	// Kept is what a step of this kind keeps of the store's past under the
+	// store's retention and the policy's snapshot settings.
+	Kept(r schema.Retention, snap schema.Snapshot) Kept
 }
+
+// Traits are the properties of a kind that code outside it reads.
+type Traits struct {
+	// Restic: the data goes to a restic repository of a target and is
+	// pruned by the maintenance job.
+	Restic bool
+	// VolumeSnapshots: the data stays on the cluster's own storage as CSI
+	// VolumeSnapshots; the step has no target and the site needs its
+	// VolumeSnapshotClass.
+	VolumeSnapshots bool
+	// BucketMirror: the data is mirrored to the target's bucket mirror,
+	// outside restic.
+	BucketMirror bool
+	// Export: a logical export of a store that another kind backs up too;
+	// its container is named after the export, its restore is the fallback
+	// for that store and comes after the other kinds' restores.
+	Export bool
+}
+
+// UsesRestic reports whether a step's data goes to a restic repository.
+func (s *Step) UsesRestic() bool { return s.Kind.Traits().Restic }
 
 // Plan is everything odbackup will generate for one site.
 type Plan struct {
 	Site *schema.Site
+	// kinds is the registry the plan was made with.
+	kinds []Kind
 	// Jobs are the backup CronJobs, sorted by name.
 	Jobs []*Job
 	// Maintenance are the restic maintenance CronJobs, one per target used.
@@ -78,9 +88,11 @@ type Job struct {
 // Step backs up one store with one method, as one container of the job's
 // pod. A store can have two steps (a PVC snapshot and a logical export).
 type Step struct {
-	Job       *Job
-	Store     *schema.SiteStore
-	Method    Method
+	Job    *Job
+	Store  *schema.SiteStore
+	Method Method
+	// Kind is the step's kind: everything downstream asks it.
+	Kind      Kind
 	Container string
 	// TargetName and Target are where the data goes (not for CSI
 	// snapshots, which stay on the cluster's storage).
@@ -101,23 +113,13 @@ type MaintenanceJob struct {
 	Steps      []*Step
 }
 
-// kindOrder is the order of a consistency group: small state first, then
-// databases, then bucket copies (objects deleted after the database dump are
-// still in the mirror's archive), then volume snapshots.
-var kindOrder = map[string]int{
-	"configmap": 0, "secret": 0,
-	"postgresql": 1, "mariadb": 1, "cassandra": 1, "redis": 1,
-	"s3":  2,
-	"pvc": 3,
-}
-
-// StoreOrder is a store's place in its consistency group (see kindOrder).
-func StoreOrder(st *schema.SiteStore) int { return kindOrder[st.Kind] }
-
 // New decides, for every store the site backs up, its method, job,
 // schedule, retention and target.
-func New(site *schema.Site) (*Plan, error) {
-	p := &Plan{Site: site}
+//
+// kinds is the registry: every way of backing up a store, in the order a
+// store's steps run (a logical export after the store's own kind).
+func New(site *schema.Site, kinds []Kind) (*Plan, error) {
+	p := &Plan{Site: site, kinds: kinds}
 	pol := site.Policy
 	for _, app := range site.Apps {
 		var stores []*schema.SiteStore
@@ -130,7 +132,7 @@ func New(site *schema.Site) (*Plan, error) {
 			continue
 		}
 		slices.SortStableFunc(stores, func(a, b *schema.SiteStore) int {
-			return cmp.Or(cmp.Compare(kindOrder[a.Kind], kindOrder[b.Kind]), cmp.Compare(a.ID, b.ID))
+			return cmp.Or(cmp.Compare(p.StoreOrder(a), p.StoreOrder(b)), cmp.Compare(a.ID, b.ID))
 		})
 		var group []*schema.SiteStore
 		for _, st := range stores {
@@ -175,43 +177,44 @@ func (p *Plan) addJob(app *schema.SiteApp, stores []*schema.SiteStore, name stri
 		retention := app.Settings.Retention.Apply(pol.Retention)
 		retention = st.Decision.Retention.Apply(retention)
 		target := cmp.Or(st.Decision.Target, app.Settings.Target, defaultTarget(pol))
-		for _, m := range methods(st) {
-			s := &Step{Job: j, Store: st, Method: m, Retention: retention, Kept: keptBy(m, retention, pol.Snapshot)}
-			if m != MethodCSISnapshot {
+		for _, k := range p.kindsOf(st) {
+			s := &Step{Job: j, Store: st, Method: k.Method(), Kind: k, Retention: retention, Kept: k.Kept(retention, pol.Snapshot)}
+			if !k.Traits().VolumeSnapshots {
 				t := pol.Targets[target]
 				s.TargetName, s.Target = target, &t
 			}
-			s.Container = containerName(st, m)
+			s.Container = containerName(st, k)
 			j.Steps = append(j.Steps, s)
 		}
 	}
 	p.Jobs = append(p.Jobs, j)
 }
 
-// methods returns how a store is backed up: its kind's method, plus a
-// logical export when the catalog names one.
-func methods(st *schema.SiteStore) []Method {
-	var ms []Method
-	switch st.Kind {
-	case "postgresql":
-		ms = append(ms, MethodPgDump)
-	case "mariadb":
-		ms = append(ms, MethodMariaDBDump)
-	case "s3":
-		ms = append(ms, MethodBucketMirror)
-	case "pvc":
-		ms = append(ms, MethodCSISnapshot)
-	case "cassandra":
-		ms = append(ms, MethodCassandraSnapshot)
-	case "redis":
-		ms = append(ms, MethodRedisRDB)
-	case "configmap", "secret":
-		ms = append(ms, MethodObjectExport)
+// kindsOf returns the kinds that back up a store, in registry order.
+func (p *Plan) kindsOf(st *schema.SiteStore) []Kind {
+	var ks []Kind
+	for _, k := range p.kinds {
+		if k.Backs(st) {
+			ks = append(ks, k)
+		}
 	}
-	if st.Export != nil {
-		ms = append(ms, MethodExecExport)
+	return ks
+}
+
+// Kinds is the registry the plan was made with, in its order.
+func (p *Plan) Kinds() []Kind { return p.kinds }
+
+// StoreOrder is a store's place in its app's consistency group: small state
+// first, then databases, then bucket copies (objects deleted after the
+// database dump are still in the mirror's archive), then volume snapshots.
+// It is the GroupOrder of the first kind that backs the store up.
+func (p *Plan) StoreOrder(st *schema.SiteStore) int {
+	for _, k := range p.kinds {
+		if k.Backs(st) {
+			return k.GroupOrder()
+		}
 	}
-	return ms
+	return 0
 }
 
 // defaultTarget is the policy's defaultTarget, or its only target.
@@ -230,7 +233,7 @@ func defaultTarget(pol *schema.Policy) string {
 func (p *Plan) planMaintenance() {
 	byTarget := map[string][]*Step{}
 	for _, s := range p.Steps {
-		if s.Method.UsesRestic() {
+		if s.UsesRestic() {
 			byTarget[s.TargetName] = append(byTarget[s.TargetName], s)
 		}
 	}
@@ -261,9 +264,9 @@ func jobName(parts ...string) string {
 	return DNSName(52, append([]string{"odbackup"}, parts...)...)
 }
 
-func containerName(st *schema.SiteStore, m Method) string {
+func containerName(st *schema.SiteStore, k Kind) string {
 	name := st.Kind + "-" + st.Store.Identifier
-	if m == MethodExecExport {
+	if k.Traits().Export {
 		name = "export-" + st.Store.Identifier
 	}
 	return DNSName(63, name)
@@ -308,7 +311,7 @@ func CollapseDashes(s string) string {
 // site then needs its VolumeSnapshotClass).
 func (p *Plan) UsesSnapshots() bool {
 	for _, s := range p.Steps {
-		if s.Method == MethodCSISnapshot {
+		if s.Kind.Traits().VolumeSnapshots {
 			return true
 		}
 	}

@@ -21,22 +21,9 @@ type Kept struct {
 	ArchiveDays int `json:"archiveDays,omitempty"`
 }
 
-// keptBy is the retention of a step of method m: the store's GFS retention
-// for restic, the policy's snapshot count for CSI snapshots, and for bucket
-// mirrors as many days as the oldest GFS snapshot would reach back.
-func keptBy(m Method, r schema.Retention, snap schema.Snapshot) Kept {
-	switch m {
-	case MethodCSISnapshot:
-		return Kept{Snapshots: snap.Keep}
-	case MethodBucketMirror:
-		return Kept{ArchiveDays: archiveDays(r)}
-	}
-	return Kept{GFS: &r}
-}
-
-// archiveDays is how long a bucket mirror keeps replaced and deleted
+// ArchiveDays is how long a bucket mirror keeps replaced and deleted
 // objects: as long as the oldest restic snapshot GFS would keep.
-func archiveDays(r schema.Retention) int {
+func ArchiveDays(r schema.Retention) int {
 	switch {
 	case r.Monthly > 0:
 		return r.Monthly * 31

@@ -1,0 +1,205 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// bucketMirror copies a bucket with rclone sync into an rclone crypt remote
+// on the target's bucket mirror, keeping replaced and deleted objects in
+// dated archives; it is not in restic.
+type bucketMirror struct{ resticKind }
+
+// methodBucketMirror names the kind.
+const methodBucketMirror plan.Method = "rclone-crypt"
+
+func (bucketMirror) Method() plan.Method { return methodBucketMirror }
+
+func (bucketMirror) Backs(st *schema.SiteStore) bool { return st.Kind == "s3" }
+
+// GroupOrder: after the databases, so objects deleted after a database
+// dump are still in the mirror's archive.
+func (bucketMirror) GroupOrder() int { return 2 }
+
+func (bucketMirror) Traits() plan.Traits { return plan.Traits{BucketMirror: true} }
+
+// Kept: a mirror always holds the latest state and keeps what a sync
+// replaced or deleted as many days as the oldest GFS snapshot would reach
+// back.
+func (bucketMirror) Kept(r schema.Retention, _ schema.Snapshot) plan.Kept {
+	return plan.Kept{ArchiveDays: plan.ArchiveDays(r)}
+}
+
+func (bucketMirror) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Rclone, script: bucketMirrorScript(st), env: bucketMirrorEnv(pol, st)}
+}
+
+func (bucketMirror) backupRules(*Step, backupRule) {}
+
+func (bucketMirror) restoreContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Rclone, env: bucketMirrorEnv(pol, st)}
+}
+
+func (bucketMirror) restoreScript(r *RestoreJob) string { return bucketRestoreScript(r) }
+
+func (bucketMirror) restoreRules(*RestoreJob, restoreRule, func()) {}
+
+func (bucketMirror) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "bucket", r.Step.Store.Connection.Bucket, "S3"
+}
+
+func (bucketMirror) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.bucketSection(m, app, r)
+}
+
+func (bucketMirror) backupWay(_ *runbooks, st *Step, when string) string {
+	return fmt.Sprintf("rclone mirror, encrypted, to %s (target %s), %s", code(st.Target.BucketMirror.Endpoint), code(st.TargetName), when)
+}
+
+func (bucketMirror) snapshotMeaning() string {
+	return "a UTC time, written like " + code("2026-01-31T120000Z") + ": each object comes back as the mirror had it then (objects created since stay)"
+}
+
+func (bucketMirror) listCommand(*runbooks, *Step) string {
+	return code("rclone lsf --dirs-only crypt:archive") + " (runs that replaced or deleted objects)"
+}
+
+func (bucketMirror) glossary() [][]string {
+	return [][]string{{"rclone, crypt, mirror", "rclone copies buckets; its crypt layer encrypts object names and contents with a password and a salt. The mirror is the encrypted copy on the backup target."}}
+}
+
+// bucketMirrorScript copies a bucket into an rclone crypt remote on the
+// target: "current" mirrors the bucket; objects the sync replaces or
+// deletes move to "archive/<run time>" and are kept for the step's
+// ArchiveDays.
+func bucketMirrorScript(st *Step) string {
+	days := st.Kept.ArchiveDays
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: S3 bucket %s (%s), mirrored encrypted", st.Store.Connection.Bucket, st.Store.ID)))
+	b.WriteString(`# rclone wants the crypt passwords obscured; obscure them here, so the
+# Secret holds the plain password a restore also needs.
+RCLONE_CONFIG_CRYPT_PASSWORD=$(printf '%s' "$ODBACKUP_CRYPT_PASSWORD" | rclone obscure -)
+RCLONE_CONFIG_CRYPT_PASSWORD2=$(printf '%s' "$ODBACKUP_CRYPT_SALT" | rclone obscure -)
+export RCLONE_CONFIG_CRYPT_PASSWORD RCLONE_CONFIG_CRYPT_PASSWORD2
+run=$(date -u +%Y-%m-%dT%H%M%SZ)
+echo "odbackup: rclone sync of bucket $ODBACKUP_BUCKET to $RCLONE_CONFIG_CRYPT_REMOTE (run $run)"
+rclone sync "source:$ODBACKUP_BUCKET" crypt:current --backup-dir="crypt:archive/$run" --fast-list --stats-one-line --stats=1m
+`)
+	fmt.Fprintf(&b, `# Keep replaced and deleted objects for %d days.
+cutoff=$(date -u -d "@$(( $(date +%%s) - %d * 86400 ))" +%%Y-%%m-%%dT%%H%%M%%SZ)
+rclone lsf --dirs-only crypt:archive | while read -r dir; do
+	dir=${dir%%/}
+	if [ "$dir" != "$cutoff" ] && [ "$(printf '%%s\n%%s\n' "$dir" "$cutoff" | sort | head -n 1)" = "$dir" ]; then
+		echo "odbackup: pruning archive $dir (older than %d days)"
+		rclone purge "crypt:archive/$dir"
+	fi
+done
+`, days, days, days)
+	return b.String()
+}
+
+// bucketMirrorEnv configures rclone's three remotes through environment
+// variables: the source bucket, the target's S3, and the crypt remote on
+// it that encrypts names and contents before they leave the cluster.
+func bucketMirrorEnv(pol *schema.Policy, st *Step) []corev1.EnvVar {
+	c := st.Store.Connection
+	m := st.Target.BucketMirror
+	remote := strings.Trim(strings.Join([]string{m.Bucket, m.Prefix, pol.Site, st.Store.App, c.Bucket}, "/"), "/")
+	remote = strings.ReplaceAll(remote, "//", "/")
+	return []corev1.EnvVar{
+		literal("ODBACKUP_BUCKET", c.Bucket),
+		literal("RCLONE_CONFIG_SOURCE_TYPE", "s3"),
+		literal("RCLONE_CONFIG_SOURCE_PROVIDER", "Other"),
+		literal("RCLONE_CONFIG_SOURCE_ENDPOINT", pol.Services.S3.Endpoint),
+		literal("RCLONE_CONFIG_SOURCE_REGION", pol.Services.S3.Region),
+		literal("RCLONE_CONFIG_SOURCE_FORCE_PATH_STYLE", fmt.Sprint(pol.Services.S3.PathStyle)),
+		literal("RCLONE_CONFIG_SOURCE_ACCESS_KEY_ID", c.AccessKeyID),
+		fromSecret("RCLONE_CONFIG_SOURCE_SECRET_ACCESS_KEY", *c.SecretKeySecret),
+		literal("RCLONE_CONFIG_MIRROR_TYPE", "s3"),
+		literal("RCLONE_CONFIG_MIRROR_PROVIDER", "Other"),
+		literal("RCLONE_CONFIG_MIRROR_ENDPOINT", m.Endpoint),
+		literal("RCLONE_CONFIG_MIRROR_REGION", m.Region),
+		literal("RCLONE_CONFIG_MIRROR_FORCE_PATH_STYLE", "true"),
+		fromSecret("RCLONE_CONFIG_MIRROR_ACCESS_KEY_ID", m.Credentials.AccessKeyID),
+		fromSecret("RCLONE_CONFIG_MIRROR_SECRET_ACCESS_KEY", m.Credentials.SecretAccessKey),
+		literal("RCLONE_CONFIG_CRYPT_TYPE", "crypt"),
+		literal("RCLONE_CONFIG_CRYPT_REMOTE", "mirror:"+remote),
+		literal("RCLONE_CONFIG_CRYPT_FILENAME_ENCRYPTION", "standard"),
+		literal("RCLONE_CONFIG_CRYPT_DIRECTORY_NAME_ENCRYPTION", "true"),
+		fromSecret("ODBACKUP_CRYPT_PASSWORD", m.Encryption.PasswordSecret),
+		fromSecret("ODBACKUP_CRYPT_SALT", m.Encryption.SaltSecret),
+	}
+}
+
+// bucketRestoreScript syncs the mirror's "current" back into the bucket.
+// Given a time instead of "latest", it then copies back, newest first, the
+// objects that later runs replaced or deleted, so each object ends up as
+// the mirror had it at that time.
+func bucketRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: S3 bucket %s (%s) from its encrypted mirror", st.Store.Connection.Bucket, st.Store.ID)))
+	b.WriteString(`snapshot=${ODBACKUP_SNAPSHOT:-latest}
+tmp=${TMPDIR:-/tmp}
+RCLONE_CONFIG_CRYPT_PASSWORD=$(printf '%s' "$ODBACKUP_CRYPT_PASSWORD" | rclone obscure -)
+RCLONE_CONFIG_CRYPT_PASSWORD2=$(printf '%s' "$ODBACKUP_CRYPT_SALT" | rclone obscure -)
+export RCLONE_CONFIG_CRYPT_PASSWORD RCLONE_CONFIG_CRYPT_PASSWORD2
+case $snapshot in
+list)
+	echo "odbackup: runs that replaced or deleted objects (archive folders, UTC):"
+	rclone lsf --dirs-only crypt:archive
+	echo "odbackup: nothing restored; set ODBACKUP_SNAPSHOT to latest or to a UTC time like 2026-01-31T120000Z"
+	exit 0
+	;;
+latest) ;;
+[0-9][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9][0-5][0-9][0-5][0-9]Z) ;;
+*)
+	echo "odbackup: ODBACKUP_SNAPSHOT: $snapshot is neither latest, list nor a UTC time like 2026-01-31T120000Z" >&2
+	exit 1
+	;;
+esac
+echo "odbackup: rclone sync of $RCLONE_CONFIG_CRYPT_REMOTE/current into bucket $ODBACKUP_BUCKET"
+rclone sync crypt:current "source:$ODBACKUP_BUCKET" --fast-list --stats-one-line --stats=1m
+if [ "$snapshot" != latest ]; then
+	rclone lsf --dirs-only crypt:archive >"$tmp/archive"
+	sed 's|/$||' "$tmp/archive" | awk -v t="$snapshot" '$0 > t' | sort -r >"$tmp/later"
+	while read -r run; do
+		echo "odbackup: copying back what run $run replaced or deleted"
+		rclone copy "crypt:archive/$run" "source:$ODBACKUP_BUCKET" --fast-list --stats-one-line --stats=1m
+	done <"$tmp/later"
+fi
+echo "odbackup: bucket $ODBACKUP_BUCKET restored"
+`)
+	return b.String()
+}
+
+func (rb *runbooks) bucketSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	mirror := st.Target.BucketMirror
+	env := bucketMirrorEnv(rb.pol, st)
+	remote := ""
+	for _, e := range env {
+		if e.Name == "RCLONE_CONFIG_CRYPT_REMOTE" {
+			remote = e.Value
+		}
+	}
+	m.para("What the Job does: every night the backup copied the bucket, encrypted with rclone crypt, to %s on %s: the folder %s holds the bucket as of the last run, and %s followed by a run's UTC time holds the objects that run replaced or deleted (kept for %d days). The Job decrypts %s and syncs it into the bucket %s at %s with %s: objects created since the backup are deleted, changed and deleted ones come back. Given a time as %s, it then copies back, newest first, what every later run replaced or deleted, so each object that existed then is as it was at that time; objects created after that time stay.",
+		code(remote), code(mirror.Endpoint), code("current"), code("archive/"), st.Kept.ArchiveDays, code("current"), code(c.Bucket), code(rb.pol.Services.S3.Endpoint), code("rclone sync"), code(snapshotPlaceholder))
+	m.para("Why this way: the copy is a plain bucket, encrypted before it left the cluster, so restoring it needs nothing but rclone, the mirror's credentials and the crypt password and salt (Secret %s).", code(mirror.Encryption.PasswordSecret.Name))
+	rb.applyCommands(m, r)
+	m.para("Single objects: to look into the mirror or take one object back without the Job, set up rclone on your machine with the Job's settings (rclone wants the crypt passwords obscured):")
+	m.code("sh", rb.exports(env, "ODBACKUP_CRYPT_PASSWORD", "ODBACKUP_CRYPT_SALT", "ODBACKUP_BUCKET")+
+		fmt.Sprintf("export RCLONE_CONFIG_CRYPT_PASSWORD=\"$(%s | rclone obscure -)\"\n", rb.secretCommand(mirror.Encryption.PasswordSecret))+
+		fmt.Sprintf("export RCLONE_CONFIG_CRYPT_PASSWORD2=\"$(%s | rclone obscure -)\"\n", rb.secretCommand(mirror.Encryption.SaltSecret))+
+		"rclone lsf --dirs-only crypt:archive")
+	m.para("The last command lists the runs that replaced or deleted something. %s lists what one run replaced or deleted, and %s copies all of it back into the bucket; add %s with one of the listed paths to copy only that object.",
+		code("rclone ls crypt:archive/"+snapshotPlaceholder), code("rclone copy crypt:archive/"+snapshotPlaceholder+" source:"+c.Bucket), code("--include"))
+}

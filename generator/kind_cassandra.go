@@ -1,0 +1,129 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// cassandraSnapshot flushes and snapshots a keyspace with nodetool in the
+// Cassandra pod and streams the snapshot into restic.
+type cassandraSnapshot struct{ resticKind }
+
+// methodCassandraSnapshot names the kind.
+const methodCassandraSnapshot plan.Method = "nodetool-snapshot"
+
+func (cassandraSnapshot) Method() plan.Method { return methodCassandraSnapshot }
+
+func (cassandraSnapshot) Backs(st *schema.SiteStore) bool { return st.Kind == "cassandra" }
+
+func (cassandraSnapshot) GroupOrder() int { return 1 }
+
+func (cassandraSnapshot) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, script: cassandraScript(st), env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (cassandraSnapshot) backupRules(st *Step, add backupRule) {
+	add("", "pods", []string{"get"}, st.Store.Connection.Pod)
+	add("", "pods/exec", []string{"create", "get"}, st.Store.Connection.Pod)
+}
+
+func (cassandraSnapshot) restoreContainer(g *generation, _ *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (cassandraSnapshot) restoreScript(r *RestoreJob) string { return cassandraRestoreScript(r) }
+
+func (cassandraSnapshot) restoreRules(r *RestoreJob, named restoreRule, _ func()) {
+	c := r.Step.Store.Connection
+	named("", "pods", []string{"get"}, c.Pod)
+	named("", "pods/exec", []string{"create", "get"}, c.Pod)
+}
+
+func (cassandraSnapshot) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "keyspace", r.Step.Store.Connection.Keyspace, "Cassandra"
+}
+
+func (cassandraSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.cassandraSection(m, app, r)
+}
+
+// cassandraScript flushes the keyspace, snapshots it with nodetool in the
+// Cassandra pod and streams the snapshot directories (SSTables and each
+// table's schema.cql) as a tar into restic; the snapshot is cleared on the
+// node afterwards, and before, in case a killed run left one.
+func cassandraScript(st *Step) string {
+	c := st.Store.Connection
+	ks := c.Keyspace
+	inner := fmt.Sprintf("set -e; nodetool clearsnapshot -t odbackup -- %[1]s >&2; nodetool flush %[1]s >&2; nodetool snapshot -t odbackup %[1]s >&2; "+
+		"cd %[2]s/%[1]s; tar -cf - */snapshots/odbackup; nodetool clearsnapshot -t odbackup -- %[1]s >&2", ks, strings.TrimRight(c.DataDir, "/"))
+	b := resticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
+	b.WriteString(resticBackup(st, ks+".tar", []string{"keyspace=" + ks},
+		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- sh -c %s`, shq(c.Pod), shq(c.Container), shq(inner))))
+	return b.String()
+}
+
+// cassandraRestoreScript streams a keyspace's snapshot tar into the
+// Cassandra pod, unpacks it next to the data directory (same volume, so
+// nodetool import moves files instead of copying them) and imports every
+// table; the tables must exist.
+func cassandraRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	c := st.Store.Connection
+	ks := c.Keyspace
+	staging := path.Join(path.Dir(strings.TrimRight(c.DataDir, "/")), "odbackup-restore-"+ks)
+	inner := fmt.Sprintf(`set -e
+staging=%[1]s
+rm -rf "$staging"
+mkdir -p "$staging"
+tar -xf - -C "$staging"
+found=0
+for dir in "$staging"/*/snapshots/odbackup; do
+	[ -d "$dir" ] || continue
+	table=$(basename "$(dirname "$(dirname "$dir")")")
+	table=${table%%-*}
+	echo "odbackup: nodetool import %[2]s $table"
+	nodetool import %[2]s "$table" "$dir"
+	found=$((found + 1))
+done
+rm -rf "$staging"
+if [ "$found" -eq 0 ]; then
+	echo "odbackup: the snapshot holds no table of keyspace %[2]s" >&2
+	exit 1
+fi
+echo "odbackup: imported $found table(s) of keyspace %[2]s"
+`, shq(staging), ks)
+	b := resticRestoreScript(r, "Cassandra keyspace "+ks, false)
+	b.WriteString(podScript(inner))
+	fmt.Fprintf(b, `restore_stream %s "$snapshot" %s \
+	kubectl --namespace="$ODBACKUP_NAMESPACE" exec --stdin %s --container=%s -- sh -c "$inner"
+`, shq("store="+st.Store.ID), shq(ks+".tar"), shq(c.Pod), shq(c.Container))
+	return b.String()
+}
+
+func (rb *runbooks) cassandraSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	staging := path.Join(path.Dir(strings.TrimRight(c.DataDir, "/")), "odbackup-restore-"+c.Keyspace)
+	m.para("What the Job does: it streams %s of the chosen restic snapshot (the SSTables and %s of every table of keyspace %s, as %s took them) into pod %s (container %s), unpacks it in %s, on the same volume as the data, and loads each table with %s. Cassandra checks the SSTables as it imports them.",
+		code(c.Keyspace+".tar"), code("schema.cql"), code(c.Keyspace), code("nodetool snapshot"), code(c.Pod), code(c.Container), code(staging), code("nodetool import"))
+	m.para("Why this way: importing SSTables needs no downtime of Cassandra and keeps the rows' write times. That is also why the tables must be emptied first: Cassandra keeps, for every row, the newest write, so rows written or deleted after the backup would win over the restored ones. Truncate every table of the keyspace before the Job (as %s, password from Secret %s):", code(c.User), code(c.PasswordSecret.Name))
+	inner := fmt.Sprintf(`read -r password || true
+cql() { cqlsh --username=%[1]s --password="$password" --execute="$1" %[2]s %[3]d; }
+tables=$(cql "SELECT table_name FROM system_schema.tables WHERE keyspace_name = '%[4]s'" | awk 'f && NF == 1 { print $1 } $1 ~ /^-+$/ { f = 1 }')
+for table in $tables; do
+  echo "TRUNCATE %[4]s.$table"
+  cql "TRUNCATE %[4]s.$table"
+done`, shq(c.User), c.Host, c.Port, c.Keyspace)
+	m.code("sh", fmt.Sprintf("%s |\n  %s", rb.secretCommand(*c.PasswordSecret),
+		rb.kubectl(fmt.Sprintf("exec --stdin %s --container=%s -- sh -c %s", c.Pod, c.Container, shq(inner)))))
+	m.para("If the keyspace or its tables are gone altogether, let openDesk's deployment create them again (it sets up Dovecot's keyspaces) before the Job: %s needs the tables to exist.", code("nodetool import"))
+	rb.applyCommands(m, r)
+}

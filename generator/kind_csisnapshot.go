@@ -1,0 +1,249 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// csiSnapshot creates CSI VolumeSnapshots of a PVC and prunes old ones; a
+// restore replaces the claim with one made from a snapshot. The copies stay
+// on the cluster's own storage.
+type csiSnapshot struct{ resticKind }
+
+// methodCSISnapshot names the kind.
+const methodCSISnapshot plan.Method = "csi-snapshot"
+
+func (csiSnapshot) Method() plan.Method { return methodCSISnapshot }
+
+func (csiSnapshot) Backs(st *schema.SiteStore) bool { return st.Kind == "pvc" }
+
+// GroupOrder: volumes last in a consistency group.
+func (csiSnapshot) GroupOrder() int { return 3 }
+
+func (csiSnapshot) Traits() plan.Traits { return plan.Traits{VolumeSnapshots: true} }
+
+// Kept: the policy's count of newest snapshots.
+func (csiSnapshot) Kept(_ schema.Retention, snap schema.Snapshot) plan.Kept {
+	return plan.Kept{Snapshots: snap.Keep}
+}
+
+func (csiSnapshot) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true,
+		script: snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), st.Kept.Snapshots, pol.Snapshot.ReadyTimeoutSeconds),
+		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (csiSnapshot) backupRules(_ *Step, add backupRule) {
+	add("snapshot.storage.k8s.io", "volumesnapshots", []string{"create", "delete", "get", "list", "watch"}, "")
+}
+
+func (csiSnapshot) restoreContainer(g *generation, _ *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true, env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (csiSnapshot) restoreScript(r *RestoreJob) string { return claimRestoreScript(r) }
+
+func (csiSnapshot) restoreRules(r *RestoreJob, named restoreRule, stopped func()) {
+	stopped()
+	// delete --wait watches the claim by name until it is gone.
+	named("", "persistentvolumeclaims", []string{"delete", "get", "list", "watch"}, r.Step.Store.Connection.Claim)
+	named("", "persistentvolumeclaims", []string{"create"})
+	named("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list"})
+}
+
+// stoppedWorkload: the workload that mounts the claim, when the catalog
+// names it.
+func (csiSnapshot) stoppedWorkload(p *Plan, st *Step) *schema.Workload {
+	if name := st.Store.Connection.Workload; name != "" {
+		return findWorkload(p, st.Store.App, name, "")
+	}
+	return nil
+}
+
+func (csiSnapshot) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "volume", r.Step.Store.Connection.Claim, "PVC"
+}
+
+func (csiSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.claimSection(m, app, r)
+}
+
+func (csiSnapshot) backupWay(rb *runbooks, _ *Step, when string) string {
+	return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d kept) on the cluster's own storage, %s", code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep, when)
+}
+
+func (csiSnapshot) snapshotMeaning() string { return "the NAME of a VolumeSnapshot that is READYTOUSE" }
+
+func (csiSnapshot) listCommand(rb *runbooks, st *Step) string {
+	return code(rb.kubectl("get volumesnapshot --selector=" + snapshotSelector(st) + " --sort-by=.metadata.creationTimestamp"))
+}
+
+func (csiSnapshot) storeCheck(rb *runbooks, r *RestoreJob) string {
+	st := r.Step
+	return fmt.Sprintf("%s: the claim is %s and made from the snapshot you restored: %s", code(st.Store.ID), code("Bound"),
+		code(rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.status.phase} {.spec.dataSource.name}{\"\\n\"}'", st.Store.Connection.Claim))))
+}
+
+func (csiSnapshot) glossary() [][]string {
+	return [][]string{{"PVC, VolumeSnapshot", "A PersistentVolumeClaim (PVC) is a volume an app asks for by name. A VolumeSnapshot is a point-in-time copy of one, made by the storage system through its CSI driver; a new PVC can be created from it."}}
+}
+
+// snapshotScript creates a VolumeSnapshot of one PVC, waits until it is
+// ready to use (failing the Job if it never is) and prunes the store's
+// snapshots to the newest keep.
+func snapshotScript(st *Step, manifest []byte, selector string, keep, timeout int) string {
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: CSI snapshot of PVC %s (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	fmt.Fprintf(&b, "snapshot=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)\n", shq(snapshotPrefix(st)))
+	b.WriteString(`echo "odbackup: creating VolumeSnapshot $snapshot"` + "\n")
+	b.WriteString("kubectl --namespace=\"$ODBACKUP_NAMESPACE\" create --filename=- <<EOF\n")
+	b.Write(manifest)
+	b.WriteString("EOF\n")
+	fmt.Fprintf(&b, `if ! kubectl --namespace="$ODBACKUP_NAMESPACE" wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$snapshot" --timeout="${ODBACKUP_READY_TIMEOUT:-%d}s"; then
+	echo "odbackup: VolumeSnapshot $snapshot did not become ready to use; keeping the older snapshots" >&2
+	kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot "$snapshot" --output=yaml >&2 || true
+	exit 1
+fi
+kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot --selector=%s --sort-by=.metadata.creationTimestamp --output=name >/tmp/snapshots
+total=$(wc -l </tmp/snapshots)
+if [ "$total" -gt %d ]; then
+	echo "odbackup: pruning $((total - %d)) old snapshot(s)"
+	head -n "$((total - %d))" /tmp/snapshots | xargs kubectl --namespace="$ODBACKUP_NAMESPACE" delete
+fi
+`, timeout, shq(selector), keep, keep, keep)
+	return b.String()
+}
+
+// snapshotPrefix starts the names of a store's VolumeSnapshots; a
+// timestamp follows.
+func snapshotPrefix(st *Step) string {
+	return dnsName(63-16, st.Store.Connection.Claim)
+}
+
+// snapshotManifest is the VolumeSnapshot the snapshot script creates; its
+// name comes from the script's $snapshot at run time, its namespace from
+// kubectl's --namespace, like every other namespaced call of the scripts.
+func (g *generation) snapshotManifest(st *Step) []byte {
+	pol := g.plan.Site.Policy
+	labels := objectLabels(pol.Site, st.Store.App)
+	labels[labelStore] = storeLabel(st.Store.ID)
+	vs := &snapshotv1.VolumeSnapshot{
+		TypeMeta: metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshot"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        "${snapshot}",
+			Labels:      labels,
+			Annotations: map[string]string{annotStoreID: st.Store.ID},
+		},
+		Spec: snapshotv1.VolumeSnapshotSpec{
+			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To(st.Store.Connection.Claim)},
+			VolumeSnapshotClassName: ptr.To(pol.Snapshot.ClassName),
+		},
+	}
+	return g.yaml(vs)
+}
+
+// claimRestoreScript swaps a claim for a new one made from a VolumeSnapshot:
+// it refuses while the workload that mounts it runs, records the live
+// claim, deletes it and creates it again with the snapshot as dataSource.
+func claimRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	claim := st.Store.Connection.Claim
+	label := storeLabel(st.Store.ID)
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: PVC %s (%s) from a CSI VolumeSnapshot", claim, st.Store.ID)))
+	fmt.Fprintf(&b, `snapshot=${ODBACKUP_SNAPSHOT:-latest}
+tmp=${TMPDIR:-/tmp}
+claim=%s
+selector=%s
+k() {
+	kubectl --namespace="$ODBACKUP_NAMESPACE" "$@"
+}
+case $snapshot in
+list)
+	k get volumesnapshot --selector="$selector" --sort-by=.metadata.creationTimestamp
+	echo "odbackup: nothing restored; set ODBACKUP_SNAPSHOT to latest or to a NAME of this list"
+	exit 0
+	;;
+*[!a-z0-9.-]*)
+	echo "odbackup: ODBACKUP_SNAPSHOT: $snapshot is neither latest, list nor a VolumeSnapshot name" >&2
+	exit 1
+	;;
+latest)
+	k get volumesnapshot --selector="$selector" --sort-by=.metadata.creationTimestamp \
+		--output=jsonpath='{range .items[*]}{.metadata.name} {.status.readyToUse}{"\n"}{end}' >"$tmp/snapshots"
+	snapshot=$(awk '$2 == "true" { name = $1 } END { print name }' "$tmp/snapshots")
+	if [ -z "$snapshot" ]; then
+		echo "odbackup: no VolumeSnapshot with label $selector is ready to use" >&2
+		exit 1
+	fi
+	;;
+esac
+if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.metadata.labels.odbackup\.io/store}')" != %s ]; then
+	echo "odbackup: VolumeSnapshot $snapshot is not a snapshot of %s (label $selector)" >&2
+	exit 1
+fi
+if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.status.readyToUse}')" != true ]; then
+	echo "odbackup: VolumeSnapshot $snapshot is not ready to use" >&2
+	exit 1
+fi
+`, shq(claim), shq(labelStore+"="+label), shq(label), st.Store.ID)
+	if w := r.Stopped; w != nil {
+		b.WriteString(stoppedCheck(*w))
+	} else {
+		b.WriteString("# The catalog names no workload for this claim: the delete below waits\n# (and times out) while a pod still mounts it.\n")
+	}
+	fmt.Fprintf(&b, `if ! k get pvc "$claim" --output=name >/dev/null; then
+	echo "odbackup: claim $claim does not exist; deploy the app so its chart creates it, stop the workload again and run this Job again" >&2
+	exit 1
+fi
+cat >"$tmp/pvc.tmpl" <<'EOF'
+%sEOF
+echo "odbackup: live claim $claim (the new one keeps its class, access modes, size, labels and annotations):"
+k get pvc "$claim" --output=go-template-file="$tmp/pvc.tmpl" >"$tmp/live.yaml"
+k get pvc "$claim" --output=jsonpath='{"volume: "}{.spec.volumeName}{"\nclass: "}{.spec.storageClassName}{"\naccess modes: "}{.spec.accessModes}{"\nsize: "}{.spec.resources.requests.storage}{"\n"}'
+grep -v -e '^    "pv\.kubernetes\.io/' -e '^    "volume\.beta\.kubernetes\.io/' -e '^    "volume\.kubernetes\.io/' "$tmp/live.yaml" >"$tmp/new.yaml"
+cat >>"$tmp/new.yaml" <<EOF
+  dataSource:
+    apiGroup: snapshot.storage.k8s.io
+    kind: VolumeSnapshot
+    name: $snapshot
+EOF
+echo "odbackup: deleting claim $claim"
+k delete pvc "$claim" --wait=true --timeout=10m
+echo "odbackup: creating claim $claim from VolumeSnapshot $snapshot:"
+cat "$tmp/new.yaml"
+k create --filename="$tmp/new.yaml"
+k get pvc "$claim"
+echo "odbackup: claim $claim restored from $snapshot; it binds when its workload starts"
+`, pvcTemplate)
+	return b.String()
+}
+
+func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	old := c.Claim + "-old-volume.txt"
+	workload := "the workload that mounts it"
+	if r.Stopped != nil {
+		workload = code(workloadRef(*r.Stopped))
+	}
+	m.para("What the Job does: it checks that %s has 0 replicas and no pods, picks the VolumeSnapshot (with %s: the newest one labelled %s that is ready to use), checks that it belongs to this store, and prints the live claim's storage class, access modes and size. Then it deletes the claim %s and creates it again, with the same name, class, access modes, size, labels and annotations, from the snapshot (%s). The new volume is filled from the snapshot when the workload starts and mounts it.",
+		workload, code("latest"), code(snapshotSelector(st)), code(c.Claim), code("spec.dataSource"))
+	m.para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d. They live on the same storage system as the volume: if that system is lost, so are they.",
+		code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep)
+	m.para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", code("Delete"), code("Retain"))
+	m.code("sh", rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
+		fmt.Sprintf(`kubectl patch pv "$(cat %s)" --patch='{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`, old))
+	rb.applyCommands(m, r)
+	m.para("Once the app runs on the restored volume and you have verified it, delete the old one: %s.", code(fmt.Sprintf(`kubectl delete pv "$(cat %s)"`, old)))
+}

@@ -1,0 +1,161 @@
+package generator
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// execExport streams a command's output in a running pod into restic
+// (openLDAP's slapcat): a logical export beside a store's own kind, and the
+// fallback when its volume is lost.
+type execExport struct{ resticKind }
+
+// methodExecExport names the kind.
+const methodExecExport plan.Method = "exec-export"
+
+func (execExport) Method() plan.Method { return methodExecExport }
+
+func (execExport) Backs(st *schema.SiteStore) bool { return st.Export != nil }
+
+// GroupOrder: an export is a logical dump, like a database's; a store
+// with an export has its own kind too, which the registry lists first.
+func (execExport) GroupOrder() int { return 1 }
+
+func (execExport) Traits() plan.Traits { return plan.Traits{Restic: true, Export: true} }
+
+func (execExport) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, script: execExportScript(st), env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (execExport) backupRules(st *Step, add backupRule) {
+	add("", "pods", []string{"get"}, st.Store.Export.Pod)
+	add("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
+}
+
+func (execExport) restoreContainer(g *generation, _ *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+func (execExport) restoreScript(r *RestoreJob) string { return exportRestoreScript(r) }
+
+func (execExport) restoreRules(r *RestoreJob, named restoreRule, _ func()) {
+	st := r.Step
+	named("", "pods", []string{"get"}, st.Store.Export.Pod)
+	named("", "pods/exec", []string{"create", "get"}, st.Store.Export.Pod)
+}
+
+// restoreBase: an export is named after its file, "export-ldap-primary".
+func (execExport) restoreBase(st *Step) string {
+	f := st.Store.Export.Filename
+	return "export-" + labelWords(strings.TrimSuffix(f, path.Ext(f)))
+}
+
+func (execExport) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "export", r.Step.Store.Export.Filename, "only if the volume is lost"
+}
+
+func (execExport) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.exportSection(m, app, r)
+}
+
+func (execExport) storeCheck(_ *runbooks, r *RestoreJob) string {
+	return fmt.Sprintf("%s: the Job's log counts the entries it copied; after loading, %s counts the same.", code(r.Step.Store.ID), code("slapcat -n 1 | grep -c '^dn: '"))
+}
+
+func execExportScript(st *Step) string {
+	e := st.Store.Export
+	b := resticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
+	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename},
+		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- %s`, shq(e.Pod), shq(e.Container), e.Command)))
+	return b.String()
+}
+
+// exportRestoreScript fetches a logical export into the pod it came from,
+// on the store's volume (so it survives a restart of the pod); loading it
+// is a manual step the runbook describes.
+func exportRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	e := st.Store.Export
+	dir := exportRestoreDir(st)
+	file := path.Join(dir, e.Filename)
+	count := `$(wc -c <%[2]s) bytes`
+	if strings.HasSuffix(e.Filename, ".ldif") {
+		count = `$(grep -c '^dn: ' %[2]s) entries`
+	}
+	inner := fmt.Sprintf("set -e\nmkdir -p %[1]s\ncat >%[2]s.part\nmv %[2]s.part %[2]s\necho \"odbackup: "+count+" in %[2]s\"\n", shq(dir), shq(file))
+	b := resticRestoreScript(r, e.Filename+" into pod "+e.Pod, false)
+	b.WriteString(podScript(inner))
+	fmt.Fprintf(b, `echo "odbackup: copying %[1]s into pod %[2]s, container %[3]s, as %[4]s"
+restore_stream %[5]s "$snapshot" %[6]s \
+	kubectl --namespace="$ODBACKUP_NAMESPACE" exec --stdin %[7]s --container=%[8]s -- sh -c "$inner"
+`, e.Filename, e.Pod, e.Container, file, shq("store="+st.Store.ID+",export="+e.Filename), shq(e.Filename), shq(e.Pod), shq(e.Container))
+	return b.String()
+}
+
+// exportRestoreDir is where an export is put back in its pod: on the
+// store's volume when the catalog names its mount path, else /tmp.
+func exportRestoreDir(st *Step) string {
+	if len(st.Store.Paths) > 0 {
+		return path.Join(st.Store.Paths[0], "odbackup-restore")
+	}
+	return "/tmp/odbackup-restore"
+}
+
+func (rb *runbooks) exportSection(m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	e := st.Store.Export
+	file := path.Join(exportRestoreDir(st), e.Filename)
+	m.para("Skip this step when the volume restores above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on: every night the backup also exported the data with %s in pod %s and stored the export in restic, off the cluster.",
+		code(st.Store.Connection.Claim), code(e.Command), code(e.Pod))
+	m.para("What the Job does: it streams %s of the chosen restic snapshot into pod %s (container %s) as %s, on the store's volume, and counts what it copied. It does not load it: that needs the server stopped, which the steps below do by hand.",
+		code(e.Filename), code(e.Pod), code(e.Container), code(file))
+	if e.Slapd == nil {
+		m.para("The pod must run for the Job to reach it. Load the file with the tool that reads %s exports, then restart the pod.", code(e.Command))
+		rb.applyCommands(m, r)
+		return
+	}
+	s := e.Slapd
+	primary := ""
+	if r2 := findClaimRestore(rb.restores, st.Store.ID); r2 != nil && r2.Stopped != nil {
+		primary = workloadRef(*r2.Stopped)
+	}
+	if primary != "" {
+		m.para("The pod must run, on its new, empty volume. Start only it (it loads openDesk's initial directory, because %s holds no database yet):", code(s.Directory))
+		m.code("sh", rb.kubectl(fmt.Sprintf("scale %s --replicas=1", primary))+"\n"+rb.kubectl("rollout status --timeout=15m "+primary))
+	}
+	rb.applyCommands(m, r)
+	dir := path.Dir(file)
+	loadDir := path.Join(dir, path.Base(s.Directory))
+	inner := fmt.Sprintf(`set -e
+rm -rf %[1]s
+mkdir %[1]s
+sed -e 's#%[2]s"#%[1]s"#' -e 's#%[2]s$#%[1]s#' %[3]s >%[4]s
+base=$(sed -n 's/^dn: //p' %[5]s | head -n 1)
+slapadd -f %[4]s -b "$base" -q -l %[5]s
+echo "loaded $(slapcat -f %[4]s -b "$base" | grep -c '^dn: ') entries"
+mv %[2]s %[2]s.before-restore
+mv %[1]s %[2]s`, shq(loadDir), s.Directory, shq(s.Config), shq(path.Join(dir, "slapd.conf")), shq(file))
+	m.para("Then load it. %s writes database files directly and must not write to the files %s serves; so the commands below build a new database from the export next to the live one (with a copy of %s that points to the new directory), move it into place, and restart the pod, whose %s then serves it. The directory %s keeps the fresh one.",
+		code("slapadd"), code("slapd"), code(s.Config), code("slapd"), code(s.Directory+".before-restore"))
+	m.code("sh", rb.kubectl(fmt.Sprintf("exec %s --container=%s -- sh -c %s", e.Pod, e.Container, shq(inner)))+"\n"+
+		rb.kubectl("delete pod "+e.Pod))
+	m.para("The export holds the directory, not the transaction log that the UDM listener of %s follows; restore the listener's volume and the provisioning queue from snapshots of the same night where they still exist.", app.Name)
+}
+
+// findClaimRestore is the volume restore of a store, if it has one.
+func findClaimRestore(restores []*RestoreJob, storeID string) *RestoreJob {
+	for _, r := range restores {
+		if r.Step.Store.ID == storeID && r.Step.Kind.Traits().VolumeSnapshots {
+			return r
+		}
+	}
+	return nil
+}

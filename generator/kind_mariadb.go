@@ -1,0 +1,146 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// mariadbDump backs up MariaDB databases with mariadb-dump, one restic
+// snapshot per database; wildcard identifiers are resolved at run time.
+type mariadbDump struct{ resticKind }
+
+// methodMariaDBDump names the kind.
+const methodMariaDBDump plan.Method = "mariadb-dump"
+
+func (mariadbDump) Method() plan.Method { return methodMariaDBDump }
+
+func (mariadbDump) Backs(st *schema.SiteStore) bool { return st.Kind == "mariadb" }
+
+func (mariadbDump) GroupOrder() int { return 1 }
+
+func (mariadbDump) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.MariaDB, restic: true, script: mariadbDumpScript(st), env: mariadbEnv(st.Store.Connection)}
+}
+
+func (mariadbDump) backupRules(*Step, backupRule) {}
+
+func (mariadbDump) restoreContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.MariaDB, restic: true, env: mariadbEnv(st.Store.Connection)}
+}
+
+func (mariadbDump) restoreScript(r *RestoreJob) string { return mariadbRestoreScript(r) }
+
+func (mariadbDump) restoreRules(*RestoreJob, restoreRule, func()) {}
+
+func (mariadbDump) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	c := r.Step.Store.Connection
+	if strings.HasSuffix(c.Database, "*") {
+		return "databases", c.Database, "MariaDB"
+	}
+	return "database", c.Database, "MariaDB"
+}
+
+func (mariadbDump) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.mariadbSection(m, app, r)
+}
+
+func (mariadbDump) snapshotMeaning() string {
+	return "one or more restic snapshot IDs (8 or more hex digits), separated by spaces: one per database"
+}
+
+// likePattern turns a catalog wildcard ("PRIMARYDB_*") into a LIKE pattern
+// matching it literally ("PRIMARYDB\_%").
+func likePattern(name string) string {
+	r := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`)
+	return r.Replace(strings.TrimSuffix(name, "*")) + "%"
+}
+
+func mariadbDumpScript(st *Step) string {
+	c := st.Store.Connection
+	b := resticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
+	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
+	if strings.HasSuffix(c.Database, "*") {
+		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
+		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
+		fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: warning: no database on $MARIADB_HOST matches %s; nothing to back up\" >&2\n\texit 0\nfi\n", c.Database)
+	} else {
+		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
+	}
+	b.WriteString("for db in $databases; do\n")
+	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\t")
+	b.WriteString(strings.ReplaceAll(resticBackup(st, "$db.sql", []string{"database=$db"},
+		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`), "\n\t", "\n\t\t"))
+	b.WriteString("done\n")
+	return b.String()
+}
+
+// mariadbEnv is how mariadb and mariadb-dump reach a store's server.
+func mariadbEnv(c schema.Connection) []corev1.EnvVar {
+	return []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
+		literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
+}
+
+// mariadbRestoreScript feeds each database's dump to the mariadb client.
+// The dumps were taken with --databases: each one creates its database if
+// needed, selects it and drops and recreates every table it holds.
+func mariadbRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	c := st.Store.Connection
+	tag := "store=" + st.Store.ID
+	b := resticRestoreScript(r, "MariaDB database(s) "+c.Database, true)
+	client := `mariadb --host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
+	fmt.Fprintf(b, `# database_of prints the database a snapshot holds, from its database= tag.
+database_of() {
+	sed -n 's/.*"database=\([^"]*\)".*/\1/p' | head -n 1
+}
+if [ "$snapshot" = latest ]; then
+	# The newest snapshot of every database this store has backed up.
+	json=$(store_snapshots --json)
+	databases=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | sed 's/^"database=//; s/"$//' | sort -u)
+	if [ -z "$databases" ]; then
+		echo "odbackup: no snapshot of %[1]s at site %[2]s" >&2
+		exit 1
+	fi
+	for db in $databases; do
+		echo "odbackup: restoring database $db (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
+		restore_stream "%[3]s,database=$db" latest "$db.sql" %[4]s
+	done
+else
+	for id in $snapshot; do
+		json=$(restic snapshots --no-lock --json "$id")
+		db=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | database_of)
+		echo "odbackup: restoring database $db (snapshot $id) on $MARIADB_HOST:$MARIADB_PORT"
+		restore_stream %[5]s "$id" "$db.sql" %[4]s
+	done
+fi
+echo "odbackup: MariaDB database(s) restored on $MARIADB_HOST:$MARIADB_PORT"
+`, st.Store.ID, st.Job.Site, tag, client, shq(tag))
+	return b.String()
+}
+
+func (rb *runbooks) mariadbSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	which := "the database " + code(c.Database)
+	if strings.HasSuffix(c.Database, "*") {
+		which = "every database matching " + code(c.Database) + " (each was backed up as a snapshot of its own, tagged " + code("database=…") + ")"
+	}
+	m.para("What the Job does: for %s it streams the dump (one file per database, named after it, with %s) of the chosen restic snapshot into the %s client, connected to %s as %s (password from Secret %s). The dumps were taken with %s: each one creates its database if it is missing, and drops and creates again every table it holds.",
+		which, code(".sql"), code("mariadb"), code(fmt.Sprintf("%s:%d", c.Host, c.Port)), code(c.User), code(c.PasswordSecret.Name), code("mariadb-dump --databases"))
+	if strings.HasSuffix(c.Database, "*") {
+		m.para("With %s, the Job restores the newest snapshot of every database the store has backed up, and its log lists them with their times: a database that was removed since (and whose snapshots are still kept) comes back too. To restore the databases of one night, give their snapshot IDs, separated by spaces.", code("latest"))
+	}
+	m.para("Why this way: a logical dump restores into any MariaDB of a compatible version, and tables come back whole. Tables that exist only in the live database stay; a restore that stopped half-way has restored some tables and not others, so run it again to the end.")
+	rb.applyCommands(m, r)
+	m.para("To get exactly the backup's state (for example when rolling back an upgrade), drop the database first, as %s, in a throw-away %s; at its prompt run %s (one statement per database), then the Job:",
+		code(c.User), code("mariadb"), code("DROP DATABASE"))
+	m.code("sh", rb.throwAwayPod("odbackup-mariadb", rb.pol.Images.MariaDB, envNamed(mariadbEnv(c), "MYSQL_PWD"), true,
+		"mariadb", "--host="+c.Host, fmt.Sprintf("--port=%d", c.Port), "--user="+c.User))
+}

@@ -1,0 +1,150 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// redisRDB streams redis-cli --rdb into restic; a restore writes the dump
+// into the stopped server's volume.
+type redisRDB struct{ resticKind }
+
+// methodRedisRDB names the kind.
+const methodRedisRDB plan.Method = "redis-rdb"
+
+func (redisRDB) Method() plan.Method { return methodRedisRDB }
+
+func (redisRDB) Backs(st *schema.SiteStore) bool { return st.Kind == "redis" }
+
+func (redisRDB) GroupOrder() int { return 1 }
+
+func (redisRDB) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	c := st.Store.Connection
+	return containerPlan{image: pol.Images.Redis, restic: true, script: redisScript(st),
+		env: []corev1.EnvVar{literal("REDIS_HOST", c.Host), literal("REDIS_PORT", fmt.Sprint(c.Port)), fromSecret("REDISCLI_AUTH", *c.PasswordSecret)}}
+}
+
+func (redisRDB) backupRules(*Step, backupRule) {}
+
+func (redisRDB) restoreContainer(g *generation, _ *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true,
+		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace), literal("ODBACKUP_DATA_DIR", restoreMountDir)},
+		mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
+}
+
+func (redisRDB) restoreScript(r *RestoreJob) string { return redisRestoreScript(r) }
+
+func (redisRDB) restorePod(st *Step, pod *corev1.PodSpec) {
+	c := st.Store.Connection
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
+	}})
+	// The new dump.rdb must be readable by the server, which runs with
+	// this group; the Job's own user stays the unprivileged one.
+	pod.SecurityContext.FSGroup = ptr.To(int64(c.FSGroup))
+}
+
+func (redisRDB) restoreRules(_ *RestoreJob, _ restoreRule, stopped func()) { stopped() }
+
+// stoppedWorkload: Redis servers run as StatefulSets (openDesk's bundled
+// one is redis-master); the catalog's Redis app says so when deployed.
+func (redisRDB) stoppedWorkload(p *Plan, st *Step) *schema.Workload {
+	return findWorkload(p, st.Store.App, st.Store.Connection.Workload, "StatefulSet")
+}
+
+func (redisRDB) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "Redis data on", r.Step.Store.Connection.Claim, "dump.rdb"
+}
+
+func (redisRDB) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
+	rb.redisSection(m, app, r)
+}
+
+func redisScript(st *Step) string {
+	b := resticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
+	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
+	// redis-cli removes the EOF mark of a diskless transfer only from a
+	// file (it truncates it at the end), never from stdout: stage the RDB
+	// in the pod's /tmp, then stream it. The inner shell expands the
+	// variables, hence the single quotes.
+	b.WriteString("# shellcheck disable=SC2016\n")
+	b.WriteString(resticBackup(st, "dump.rdb", nil,
+		`sh -c 'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb /tmp/dump.rdb >&2 && cat /tmp/dump.rdb && rm -f /tmp/dump.rdb'`))
+	return b.String()
+}
+
+// redisRestoreScript writes the backup as dump.rdb and as the base of a new
+// append-only file into the stopped server's volume: Redis 7 with
+// appendonly on loads only the append-only file, with it off only
+// dump.rdb. What was there is moved aside, not deleted.
+func redisRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	b := new(strings.Builder)
+	b.WriteString(scriptHeader("odbackup restore: Redis dump.rdb on claim " + st.Store.Connection.Claim + " (" + st.Store.ID + ")"))
+	b.WriteString(`k() {
+	kubectl --namespace="$ODBACKUP_NAMESPACE" "$@"
+}
+`)
+	if w := r.Stopped; w != nil {
+		b.WriteString(stoppedCheck(*w))
+	}
+	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
+	b.WriteString(restoreStreamFunc(st.Job.Site))
+	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
+	fmt.Fprintf(b, `check_snapshots
+data=$ODBACKUP_DATA_DIR
+write_file() {
+	cat >"$1"
+}
+restore_stream %s "$snapshot" dump.rdb write_file "$data/dump.rdb.odbackup"
+if [ "$(head -c 5 "$data/dump.rdb.odbackup")" != REDIS ]; then
+	echo "odbackup: the restored dump.rdb is not an RDB file" >&2
+	exit 1
+fi
+# Backups of odbackup before it staged the RDB in a file (redis-cli --rdb -)
+# end with the 40-character EOF mark of a diskless transfer. Redis ignores
+# it in dump.rdb but refuses to start on an append-only base that has it;
+# an RDB itself ends in a binary checksum.
+if tail -c 40 "$data/dump.rdb.odbackup" | grep -qx '[0-9a-f]\{40\}'; then
+	size=$(wc -c <"$data/dump.rdb.odbackup")
+	truncate -s "$((size - 40))" "$data/dump.rdb.odbackup"
+fi
+stamp=$(date -u +%%Y%%m%%dT%%H%%M%%SZ)
+for old in dump.rdb appendonlydir; do
+	if [ -e "$data/$old" ]; then
+		echo "odbackup: keeping the old $old as $old.before-restore-$stamp"
+		mv "$data/$old" "$data/$old.before-restore-$stamp"
+	fi
+done
+mv "$data/dump.rdb.odbackup" "$data/dump.rdb"
+mkdir "$data/appendonlydir"
+cp "$data/dump.rdb" "$data/appendonlydir/appendonly.aof.1.base.rdb"
+printf 'file appendonly.aof.1.base.rdb seq 1 type b\n' >"$data/appendonlydir/appendonly.aof.manifest"
+echo "odbackup: dump.rdb restored; Redis loads it when it starts"
+`, shq("store="+st.Store.ID))
+	return b.String()
+}
+
+func (rb *runbooks) redisSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	w := *r.Stopped
+	file := "redis-replicas.txt"
+	m.para("This Redis is shared: restoring it replaces the data of every app that uses %s (sessions, caches and locks of all of them), and every user is logged out. Restore it only when that is what you want.", code(fmt.Sprintf("%s:%d", c.Host, c.Port)))
+	m.para("What the Job does: it checks that %s has 0 replicas and no pods, mounts the server's volume %s, writes the %s of the chosen restic snapshot there both as %s and as the base of a new append-only file (%s; Redis 7 with %s on loads only that), and moves what was there to %s and %s.",
+		code(workloadRef(w)), code(c.Claim), code("dump.rdb"), code("dump.rdb"), code("appendonlydir/"), code("appendonly"), code("dump.rdb.before-restore-YYYYMMDDTHHMMSSZ"), code("appendonlydir.before-restore-YYYYMMDDTHHMMSSZ"))
+	m.para("Why this way: Redis reads its files only when it starts, so they are replaced while it is stopped. Stop it, recording its replicas:")
+	ws := []schema.Workload{w}
+	m.code("sh", rb.recordCommand(ws, file)+"\n"+rb.stopCommands(ws))
+	rb.applyCommands(m, r)
+	m.para("Start Redis again:")
+	m.code("sh", rb.startCommands(ws, file))
+}

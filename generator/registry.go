@@ -1,0 +1,26 @@
+package generator
+
+import "github.com/odbackup/odbackup/generator/plan"
+
+// registry is every kind of backup odbackup knows, the one place that lists
+// them. Its order is the order of a store's steps (a logical export after
+// the store's own kind) and of the kinds' words in a runbook's glossary.
+var registry = []Kind{
+	objectExport{},
+	postgresDump{},
+	mariadbDump{},
+	cassandraSnapshot{},
+	redisRDB{},
+	bucketMirror{},
+	csiSnapshot{},
+	execExport{},
+}
+
+// planKinds is the registry as the planner takes it.
+func planKinds(kinds []Kind) []plan.Kind {
+	out := make([]plan.Kind, len(kinds))
+	for i, k := range kinds {
+		out[i] = k
+	}
+	return out
+}
