@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -18,10 +19,24 @@ import (
 // returns the resolved site. An invalid policy returns Problems, every one
 // with the position of the field it concerns.
 func (s *Schema) Evaluate(filename string, src []byte) (*Site, error) {
+	return s.evaluate(filename, src, "")
+}
+
+// EvaluateAtRelease evaluates a policy as if its release field said release:
+// what `odbackup vet` would say once the site is upgraded. Problems point at
+// the policy's own lines; one about the release points at its release field.
+func (s *Schema) EvaluateAtRelease(filename string, src []byte, release string) (*Site, error) {
+	return s.evaluate(filename, src, release)
+}
+
+func (s *Schema) evaluate(filename string, src []byte, release string) (*Site, error) {
 	start := fileStart(filename, src)
 	file, err := parser.ParseFile(filename, src)
 	if err != nil {
 		return nil, s.fromCUE(err, cue.Value{}, start)
+	}
+	if release != "" {
+		setRelease(file, release)
 	}
 	// A conflict inside the user's file (user.Err) is reported by the
 	// validation of merged below, together with everything else.
@@ -67,6 +82,20 @@ func (s *Schema) Evaluate(filename string, src []byte) (*Site, error) {
 		ReleaseLine: c.releaseLine,
 		Apps:        c.resolution().resolveApps(),
 	}, nil
+}
+
+// setRelease replaces the value of the file's top-level release field, in
+// place, keeping its position.
+func setRelease(file *ast.File, release string) {
+	for _, decl := range file.Decls {
+		field, ok := decl.(*ast.Field)
+		if !ok {
+			continue
+		}
+		if name, _, _ := ast.LabelName(field.Label); name == "release" {
+			field.Value = &ast.BasicLit{Kind: token.STRING, Value: strconv.Quote(release), ValuePos: field.Value.Pos()}
+		}
+	}
 }
 
 func coveredBy(path string, by Problems) bool {

@@ -250,13 +250,13 @@ func (c *checker) checkDecisions(site []*SiteApp) {
 						"a waiver is only for required stores; leave out the optional store %s with backup: false", st.ID)
 				}
 				if st.Status == StatusUndecided {
-					c.reportMissing(path, cue.ParsePath("stores"), "optional store of a deployed app needs a decision: set backup: true or backup: false (%s; %s)", st.Content, st.Reason)
+					c.reportMissing(path, cue.ParsePath("stores"), "optional store of a deployed app needs a decision: set backup: true or backup: false (%s; %s)%s", st.Content, st.Reason, c.newInRelease(st))
 				}
 			case "required":
 				switch {
 				case st.Status == StatusUnprotected:
 					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("backup")),
-						"%s is required (%s): it can only go without backup with a waiver {reason, expires}", st.ID, st.Content)
+						"%s is required (%s): it can only go without backup with a waiver {reason, expires}%s", st.ID, st.Content, c.newInRelease(st))
 				case d.Waiver != nil && d.Backup != nil && *d.Backup:
 					c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("waiver")),
 						"backup: true and a waiver contradict each other; remove one")
@@ -267,6 +267,18 @@ func (c *checker) checkDecisions(site []*SiteApp) {
 			}
 		}
 	}
+}
+
+// newInRelease names the release that introduced a store, for a decision a
+// release bump asks for: " (new in openDesk v1.19)" when the store is not in
+// the catalog's release line before the site's; "" otherwise.
+func (c *checker) newInRelease(st *SiteStore) string {
+	lines := c.catalog.Releases
+	i := slices.Index(lines, c.releaseLine)
+	if i <= 0 || slices.Contains(st.Releases, lines[i-1]) {
+		return ""
+	}
+	return fmt.Sprintf(" (new in openDesk %s)", c.releaseLine)
 }
 
 // reportMissing positions a problem about a field the user did not write at
@@ -345,7 +357,7 @@ func (c *checker) checkTargets(site []*SiteApp) {
 			}
 			if st.Kind == "s3" && t.BucketMirror == nil {
 				c.report(cue.MakePath(cue.Str("targets"), cue.Str(name)),
-					"%s is backed up to target %q, which has no bucketMirror: buckets are copied, encrypted by rclone crypt, to bucketMirror {endpoint, bucket, credentials, encryption}", st.ID, name)
+					"%s%s is backed up to target %q, which has no bucketMirror: buckets are copied, encrypted by rclone crypt, to bucketMirror {endpoint, bucket, credentials, encryption}", st.ID, c.newInRelease(st), name)
 			}
 		}
 	}

@@ -296,3 +296,21 @@ func mapStrings(in []string, f func(string) string) []string {
 	}
 	return out
 }
+
+// AppsAtRelease resolves the site's apps as they would be at another
+// release of its distribution, with the site's own decisions and without
+// validating them: the stores a release bump adds are undecided or backed
+// up there, the stores it removes are StatusOtherRelease. `odbackup upgrade`
+// compares the two.
+func (s *Site) AppsAtRelease(release string) []*SiteApp {
+	pol := s.Policy
+	return resolution{
+		catalog:     s.Catalog,
+		extra:       pol.ExtraApps,
+		edition:     pol.Edition,
+		releaseLine: ReleaseLine(release),
+		apps:        pol.Apps,
+		stores:      pol.Stores,
+		services:    pol.Services,
+	}.resolveApps()
+}

@@ -133,7 +133,20 @@ func CompareCoverage(base, head Coverage, baseLabel string) CoverageDiff {
 		if h.store == nil {
 			app = headApp(head, b.app.ID)
 		}
-		d.Changes = append(d.Changes, compareStore(b, h, app)...)
+		changes := compareStore(b, h, app)
+		if b.store != nil && h.store != nil && b.store.Status != h.store.Status && base.Release != head.Release {
+			// A release bump adds and removes stores; say so, so a
+			// reviewer tells them from a change of the policy.
+			for i := range changes {
+				switch {
+				case b.store.Status == CoverageOtherRelease:
+					changes[i].Detail = fmt.Sprintf("new in openDesk %s; %s", head.Release, changes[i].Detail)
+				case h.store.Status == CoverageOtherRelease:
+					changes[i].Detail = fmt.Sprintf("not in openDesk %s; %s", head.Release, changes[i].Detail)
+				}
+			}
+		}
+		d.Changes = append(d.Changes, changes...)
 	}
 	sortChanges(d.Changes)
 	return d
