@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/coverage"
 	"github.com/odbackup/odbackup/generator/upgrade"
 	"github.com/odbackup/odbackup/schema"
 )
@@ -110,8 +111,8 @@ func runUpgrade(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		d := generator.CompareCoverage(before, after, "release "+site.Policy.Release)
-		gate, err := generator.CheckCoverage(after, o.today)
+		d := coverage.CompareCoverage(before, after, "release "+site.Policy.Release)
+		gate, err := coverage.CheckCoverage(after, o.today)
 		if err != nil {
 			return err
 		}
@@ -222,10 +223,10 @@ func (e *env) evaluateAtRelease(path, release string) (*schema.Site, schema.Prob
 	return site, nil, nil
 }
 
-func coverageOf(site *schema.Site) (generator.Coverage, error) {
+func coverageOf(site *schema.Site) (coverage.Coverage, error) {
 	plan, err := generator.NewPlan(site)
 	if err != nil {
-		return generator.Coverage{}, err
+		return coverage.Coverage{}, err
 	}
-	return generator.NewCoverage(plan)
+	return coverage.NewCoverage(plan)
 }

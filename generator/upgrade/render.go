@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/coverage"
 )
 
 var changeMarks = map[Change]string{Appears: "+", Disappears: "-", Changes: "~"}
@@ -50,7 +50,7 @@ func Text(r Report) []byte {
 	}
 	if r.Coverage != nil {
 		fmt.Fprintf(&b, "\nCoverage at %s compared with %s:\n", r.To, r.From)
-		for _, line := range strings.Split(strings.TrimRight(string(generator.DiffText(*r.Coverage)), "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(string(coverage.DiffText(*r.Coverage)), "\n"), "\n") {
 			fmt.Fprintf(&b, "  %s\n", line)
 		}
 	}
@@ -93,7 +93,7 @@ func Markdown(r Report) []byte {
 	}
 	if r.Coverage != nil {
 		fmt.Fprintf(&b, "\n### Coverage at %s compared with %s\n\n", r.To, r.From)
-		md := string(generator.DiffMarkdown(*r.Coverage))
+		md := string(coverage.DiffMarkdown(*r.Coverage))
 		// The diff's own heading would nest under ours one level too high.
 		md = strings.ReplaceAll(md, "\n## ", "\n#### ")
 		if strings.HasPrefix(md, "## ") {

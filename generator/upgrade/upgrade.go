@@ -16,7 +16,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/coverage"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -61,7 +61,7 @@ type Report struct {
 	Decisions []string `json:"decisions"`
 	// Coverage is the coverage at the old release compared with the new
 	// one; nil when the policy is not valid at the new release.
-	Coverage *generator.CoverageDiff `json:"coverage,omitempty"`
+	Coverage *coverage.CoverageDiff `json:"coverage,omitempty"`
 }
 
 // AppChange is one app that starts or stops running with the bump.
