@@ -37,9 +37,14 @@ func BuildStubs() (cleanup func(), err error) {
 		return nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The go tool of the toolchain that built this test binary; PATH's
+	// otherwise.
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		if goTool, err = exec.LookPath("go"); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("building the stubs: no go tool: %v", err)
+		}
 	}
 	bin := filepath.Join(dir, "stub")
 	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/odbackup/odbackup/internal/scripttest/stubs/cmd/stub").CombinedOutput()
