@@ -64,28 +64,37 @@ func (s *Step) Script() (string, error) {
 // comment ("# odbackup: ... (<app>/<kind>/<name>) ...").
 var storeOfScript = regexp.MustCompile(`(?m)^# odbackup(?: restore)?: [^\n]*?\(([^()\s]+/[^()\s]+/[^()\s]+)\)`)
 
-// StoreID is the store the script's header comment names ("" when none,
-// as for the maintenance).
-func (s *Step) StoreID() string {
-	script, err := s.Script()
-	if err != nil {
-		return ""
-	}
+// StoreOf is the store a generated script names in its header comment (""
+// when none, as for the maintenance).
+func StoreOf(script string) string {
 	if m := storeOfScript.FindStringSubmatch(script); m != nil {
 		return m[1]
 	}
 	return ""
 }
 
-// Busybox reports whether the container's shell and tools are busybox's:
+// StoreID is the store the step's script names (see StoreOf).
+func (s *Step) StoreID() string {
+	script, err := s.Script()
+	if err != nil {
+		return ""
+	}
+	return StoreOf(script)
+}
+
+// UsesBusybox reports whether a container's shell and tools are busybox's:
 // the distroless kubectl image runs /tools/sh (busybox, copied in), and the
 // official redis, rclone and restic images are Alpine-based. The mariadb
 // image is Ubuntu and odbackup's default postgres images are Debian (dash
 // and GNU tools, stdbuf among them).
-func (s *Step) Busybox() bool {
-	return s.Command[0] == "/tools/sh" || s.Command[0] == "/bin/busybox" ||
-		!(strings.Contains(s.Image, "/mariadb:") || strings.Contains(s.Image, "/postgres:") && !strings.HasSuffix(s.Image, "-alpine"))
+func UsesBusybox(c corev1.Container) bool {
+	return len(c.Command) > 0 && (c.Command[0] == "/tools/sh" || c.Command[0] == "/bin/busybox") ||
+		!(strings.Contains(c.Image, "/mariadb:") || strings.Contains(c.Image, "/postgres:") && !strings.HasSuffix(c.Image, "-alpine"))
 }
+
+// Busybox reports whether the step's shell and tools are busybox's (see
+// UsesBusybox).
+func (s *Step) Busybox() bool { return UsesBusybox(s.Container) }
 
 // Steps decodes every CronJob (cronjobs/) and Job (restore/) of a generated
 // tree into its containers, in file order, then Pod order.
