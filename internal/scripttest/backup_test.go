@@ -405,13 +405,15 @@ func secretOf(step *Step, name string) string {
 
 // TestCSISnapshotReadyBeforePrune: the CSI step waits until its snapshot
 // is ready to use before it prunes older ones, and prunes to
-// snapshot.keep (3), oldest first.
+// snapshot.keep (3), oldest first, never another store's snapshot.
 func TestCSISnapshotReadyBeforePrune(t *testing.T) {
 	step := csiStep(t)
 	sb := NewSandbox(t)
 	for d := 1; d <= 4; d++ {
 		sb.PutObject(volumeSnapshot(t, step, fmt.Sprintf("old-%d", d), d, true))
 	}
+	other := strings.Replace(volumeSnapshot(t, step, "other-store", 1, true), "odbackup.io/store: ", "odbackup.io/store: other-", 1)
+	sb.PutObject(other)
 	r := sb.MustRun(step, Opts{})
 	var verbs []string
 	for _, c := range callsOf(r.Calls, "kubectl") {
@@ -421,7 +423,7 @@ func TestCSISnapshotReadyBeforePrune(t *testing.T) {
 		t.Errorf("kubectl calls %v, want create, wait, get, delete:\n%s", verbs, r)
 	}
 	got := snapshotNames(sb)
-	if len(got) != 3 || got[0] != "old-3 ready=true" || got[1] != "old-4 ready=true" || !strings.HasSuffix(got[2], "ready=true") {
-		t.Errorf("after the run the snapshots are\n  %s\nwant old-3, old-4 and tonight's, all ready", strings.Join(got, "\n  "))
+	if len(got) != 4 || got[0] != "old-3 ready=true" || got[1] != "old-4 ready=true" || got[2] != "other-store ready=true" || !strings.HasSuffix(got[3], "ready=true") {
+		t.Errorf("after the run the snapshots are\n  %s\nwant old-3, old-4, the other store's and tonight's, all ready", strings.Join(got, "\n  "))
 	}
 }

@@ -36,6 +36,10 @@ var mutations = map[string]func(string) string{
 	"skip-snapshot-wait": func(s string) string {
 		return strings.ReplaceAll(s, `if ! kubectl --namespace="$ODBACKUP_NAMESPACE" wait`, `if ! : kubectl --namespace="$ODBACKUP_NAMESPACE" wait`)
 	},
+	// a CSI prune selector that matches every store's snapshots.
+	"csi-prune-all-stores": func(s string) string {
+		return regexp.MustCompile(` --selector=odbackup\.io/store=[^ ]+ --sort-by`).ReplaceAllString(s, " --sort-by")
+	},
 	// a wrong retention flag: monthly snapshots kept as yearly ones.
 	"wrong-retention-flag": func(s string) string { return strings.ReplaceAll(s, "--keep-monthly=", "--keep-yearly=") },
 	// a prune selector that matches every store's snapshots.
