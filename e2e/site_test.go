@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/internal/scripttest"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -339,10 +340,6 @@ func (s *Site) CronJobs(t testing.TB) map[string]*batchv1.CronJob {
 	return out
 }
 
-// storeOfScript is the store id a generated script names in its header
-// comment ("# odbackup: ... (<app>/<kind>/<name>) ...").
-var storeOfScript = regexp.MustCompile(`(?m)^# odbackup(?: restore)?: [^\n]*?\(([^()\s]+/[^()\s]+/[^()\s]+)\)`)
-
 // Backup returns the backup step of storeID: the container of a CronJob
 // whose script backs up that store (not its logical export; see Export).
 func (s *Site) Backup(t testing.TB, storeID string) *Container {
@@ -368,8 +365,7 @@ func (s *Site) backupStep(t testing.TB, storeID string, export bool) *Container 
 			if strings.HasPrefix(c.Name, "copy-") {
 				continue
 			}
-			m := storeOfScript.FindStringSubmatch(c.Script())
-			if m != nil && m[1] == storeID && strings.HasPrefix(c.Name, "export-") == export {
+			if scripttest.StoreOf(c.Script()) == storeID && strings.HasPrefix(c.Name, "export-") == export {
 				found = append(found, c)
 			}
 		}
@@ -518,15 +514,9 @@ func (c *Container) Env(t testing.TB, extra map[string]string) map[string]string
 	return env
 }
 
-// busybox reports whether the container's shell and tools are busybox's:
-// the distroless kubectl image runs /tools/sh (busybox, copied in), and the
-// official redis, rclone and restic images are Alpine-based. The mariadb
-// image is Ubuntu and odbackup's default postgres images are Debian (dash
-// and GNU tools, stdbuf among them).
-func (c *Container) busybox() bool {
-	return c.Command[0] == "/tools/sh" ||
-		!(strings.Contains(c.Image, "/mariadb:") || strings.Contains(c.Image, "/postgres:") && !strings.HasSuffix(c.Image, "-alpine"))
-}
+// busybox reports whether the container's shell and tools are busybox's
+// (scripttest.UsesBusybox, which the script tests share).
+func (c *Container) busybox() bool { return scripttest.UsesBusybox(c.Container) }
 
 // Shell is the shell that runs the script here: busybox sh where the image
 // has busybox, else dash.
