@@ -135,3 +135,44 @@ func checkSources(t *testing.T, what string, srcs []Source) {
 		}
 	}
 }
+
+// TestInferredFactsAreListedInTheREADME fails when an inferred store or
+// workload of a sourced catalog is missing from the README's section
+// "Still inferred, and how to confirm it on a cluster": an operator must
+// find every fact to check in one place.
+func TestInferredFactsAreListedInTheREADME(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	start := strings.Index(readme, "### Still inferred, and how to confirm it on a cluster")
+	if start < 0 {
+		t.Fatal("README.md has no section \"Still inferred, and how to confirm it on a cluster\"")
+	}
+	section := readme[start:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	for _, dist := range sourcedDistributions {
+		cat := s.Catalog(dist)
+		for _, id := range cat.AppIDs() {
+			app := cat.Apps[id]
+			for _, w := range app.Workloads {
+				ref := "`" + strings.ToLower(w.Kind) + "/" + w.Name + "`"
+				if w.Confidence == "inferred" && !strings.Contains(section, ref) {
+					t.Errorf("app %s: inferred workload %s is not listed in the README", id, ref)
+				}
+			}
+			for _, st := range app.SortedStores() {
+				if st.Confidence == "inferred" && !strings.Contains(section, "`"+st.ID+"`") {
+					t.Errorf("inferred store %s is not listed in the README", st.ID)
+				}
+			}
+		}
+	}
+}
