@@ -45,18 +45,17 @@ func TestSynapseRestoreStopsTheMediaWriterOfItsRelease(t *testing.T) {
 	cases := []struct {
 		release, stops, notStops, claim string
 	}{
-		{"v1.18.1", "statefulset/opendesk-synapse ", "element-synapse-media-repository", "media-opendesk-synapse-0"},
-		{"v1.19.0", "statefulset/element-synapse-media-repository ", "statefulset/opendesk-synapse ", "element-synapse-media"},
+		{"v1.18.1", "statefulset/opendesk-synapse", "statefulset/element-synapse-media-repository", "media-opendesk-synapse-0"},
+		{"v1.19.0", "statefulset/element-synapse-media-repository", "statefulset/opendesk-synapse", "element-synapse-media"},
 	}
 	for _, c := range cases {
 		t.Run(c.release, func(t *testing.T) {
 			rb := elementRunbook(t, c.release)
-			scale := "scale " + strings.TrimSpace(c.stops) + " --replicas=0"
-			if !strings.Contains(rb, scale) {
+			if scale := "scale " + c.stops + " --replicas=0"; !strings.Contains(rb, scale) {
 				t.Errorf("the runbook does not run %q", scale)
 			}
-			if strings.Contains(rb, c.notStops) {
-				t.Errorf("the runbook names %s, which release %s does not run", strings.TrimSpace(c.notStops), c.release)
+			if scale := "scale " + c.notStops + " --replicas=0"; strings.Contains(rb, scale) {
+				t.Errorf("the runbook runs %q, a workload release %s does not run", scale, c.release)
 			}
 			if !strings.Contains(rb, "volume "+c.claim) {
 				t.Errorf("the runbook does not restore the volume %s", c.claim)
