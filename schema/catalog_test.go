@@ -2,7 +2,9 @@ package schema
 
 import (
 	"bufio"
+	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -69,6 +71,107 @@ func TestCatalogStoresAreListed(t *testing.T) {
 		for _, st := range s.Catalog("opendesk").Apps[id].SortedStores() {
 			if !strings.Contains(string(data), "\t"+st.ID+"\t") {
 				t.Errorf("store %s is not listed in testdata/source-table.tsv", st.ID)
+			}
+		}
+	}
+}
+
+// sourcedDistributions are the catalogs whose every fact carries the file it
+// was read from. openDesk Edu joins once its audit has filled its sources.
+var sourcedDistributions = []string{"opendesk"}
+
+// fullCommit is a commit as git prints it in full: a source must name the
+// exact tree it was read in, not an abbreviation that may become ambiguous.
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// TestCatalogFactsHaveSources fails when an app, or a store or workload
+// marked confirmed, names no file it was read from, when a source names no
+// full commit or says nothing about what it shows, and when an inferred
+// store has no note saying what to check.
+func TestCatalogFactsHaveSources(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dist := range sourcedDistributions {
+		cat := s.Catalog(dist)
+		if cat == nil {
+			t.Fatalf("no catalog %q", dist)
+		}
+		for _, id := range cat.AppIDs() {
+			app := cat.Apps[id]
+			checkSources(t, "app "+id, app.Sources)
+			if len(app.Sources) == 0 {
+				t.Errorf("app %s: no source shows its enablement or releases", id)
+			}
+			for _, w := range app.Workloads {
+				what := fmt.Sprintf("app %s: %s %s", id, w.Kind, w.Name)
+				checkSources(t, what, w.Sources)
+				if w.Confidence == "confirmed" && len(w.Sources) == 0 {
+					t.Errorf("%s: confirmed, but no source shows its kind and name", what)
+				}
+			}
+			for _, st := range app.SortedStores() {
+				checkSources(t, "store "+st.ID, st.Sources)
+				switch {
+				case st.Confidence == "confirmed" && len(st.Sources) == 0:
+					t.Errorf("store %s: confirmed, but no source shows its facts", st.ID)
+				case st.Confidence == "inferred" && st.Note == "":
+					t.Errorf("store %s: inferred, but no note says what to check", st.ID)
+				}
+			}
+		}
+	}
+}
+
+func checkSources(t *testing.T, what string, srcs []Source) {
+	t.Helper()
+	for _, src := range srcs {
+		if !fullCommit.MatchString(src.Commit) {
+			t.Errorf("%s: source %s:%s names commit %q, want the full 40-digit commit", what, src.Repo, src.Path, src.Commit)
+		}
+		if src.Shows == "" {
+			t.Errorf("%s: source %s:%s does not say what it shows", what, src.Repo, src.Path)
+		}
+	}
+}
+
+// TestInferredFactsAreListedInTheREADME fails when an inferred store or
+// workload of a sourced catalog is missing from the README's section
+// "Still inferred, and how to confirm it on a cluster": an operator must
+// find every fact to check in one place.
+func TestInferredFactsAreListedInTheREADME(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	start := strings.Index(readme, "### Still inferred, and how to confirm it on a cluster")
+	if start < 0 {
+		t.Fatal("README.md has no section \"Still inferred, and how to confirm it on a cluster\"")
+	}
+	section := readme[start:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	for _, dist := range sourcedDistributions {
+		cat := s.Catalog(dist)
+		for _, id := range cat.AppIDs() {
+			app := cat.Apps[id]
+			for _, w := range app.Workloads {
+				ref := "`" + strings.ToLower(w.Kind) + "/" + w.Name + "`"
+				if w.Confidence == "inferred" && !strings.Contains(section, ref) {
+					t.Errorf("app %s: inferred workload %s is not listed in the README", id, ref)
+				}
+			}
+			for _, st := range app.SortedStores() {
+				if st.Confidence == "inferred" && !strings.Contains(section, "`"+st.ID+"`") {
+					t.Errorf("inferred store %s is not listed in the README", st.ID)
+				}
 			}
 		}
 	}

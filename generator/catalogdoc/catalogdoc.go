@@ -41,6 +41,7 @@ type CatalogApp struct {
 	Bundled          bool              `json:"bundled"`
 	Tier             string            `json:"tier"`
 	HelmReleases     []string          `json:"helmReleases"`
+	Sources          []schema.Source   `json:"sources"`
 	Workloads        []schema.Workload `json:"workloads"`
 	Notes            []string          `json:"notes"`
 	Stores           []CatalogStore    `json:"stores"`
@@ -74,7 +75,7 @@ func NewCatalogDoc(cat *schema.Catalog, edition, releaseLine string) CatalogDoc 
 		ca := CatalogApp{
 			ID: id, Name: app.Name, Description: app.Description, Editions: app.Editions, Releases: app.Releases,
 			EnabledByDefault: app.EnabledByDefault, Bundled: app.Bundled, Tier: app.Tier,
-			HelmReleases: app.HelmReleases, Notes: app.Notes, Stores: []CatalogStore{},
+			HelmReleases: app.HelmReleases, Sources: app.Sources, Notes: app.Notes, Stores: []CatalogStore{},
 		}
 		for _, w := range app.Workloads {
 			if keep(w.Editions, w.Releases) {
@@ -127,8 +128,8 @@ func CatalogMarkdown(doc CatalogDoc) []byte {
 		}
 	}
 	b.WriteString("```\n\n## Details\n\n")
-	b.WriteString("| Application | Store id | Data storage | Backup | Edition | Releases | Content | Identifier | Paths | Why / note |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Application | Store id | Data storage | Backup | Edition | Releases | Content | Identifier | Paths | Why / note | Confidence |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, app := range doc.Apps {
 		for _, st := range app.Stores {
 			var why []string
@@ -138,9 +139,9 @@ func CatalogMarkdown(doc CatalogDoc) []byte {
 			if st.Note != "" {
 				why = append(why, "Note: "+st.Note)
 			}
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | `%s` | %s | %s |\n",
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s | %s | `%s` | %s | %s | %s |\n",
 				cell(app.Name), st.ID, kindNames[st.Kind], backupWords[st.Backup], editionList(st.Editions),
-				strings.Join(st.Releases, ", "), cell(st.Content), st.Identifier, codeList(st.Paths), cell(strings.Join(why, " ")))
+				strings.Join(st.Releases, ", "), cell(st.Content), st.Identifier, codeList(st.Paths), cell(strings.Join(why, " ")), st.Confidence)
 		}
 	}
 	var stateless []string
@@ -154,7 +155,66 @@ func CatalogMarkdown(doc CatalogDoc) []byte {
 		b.WriteString(strings.Join(stateless, "\n"))
 		b.WriteString("\n")
 	}
+	writeCatalogSources(&b, doc)
 	return []byte(b.String())
+}
+
+// writeCatalogSources lists, per app, where each fact was read: the app's
+// enablement and releases, each workload a restore stops and each store.
+// "inferred" facts say so, so an operator knows what to check on a cluster.
+func writeCatalogSources(b *strings.Builder, doc CatalogDoc) {
+	b.WriteString("\n## Sources\n\n")
+	b.WriteString("Where each fact was read: a file of a public repository at one commit. An inferred fact follows from a naming convention, not from a file that states it; check it on the cluster before relying on it.\n")
+	for _, app := range doc.Apps {
+		fmt.Fprintf(b, "\n### %s\n\n", app.Name)
+		fmt.Fprintf(b, "- app `%s` (enabled by default: %s, releases %s)%s\n", app.ID, yesNo(app.EnabledByDefault), strings.Join(app.Releases, ", "), sourceList(app.Sources))
+		for _, w := range app.Workloads {
+			fmt.Fprintf(b, "- %s `%s`, %s%s\n", w.Kind, w.Name, w.Confidence, sourceList(w.Sources))
+		}
+		for _, st := range app.Stores {
+			fmt.Fprintf(b, "- store `%s`, %s%s\n", st.ID, st.Confidence, sourceList(st.Sources))
+		}
+	}
+}
+
+// sourceList renders sources as nested list items, each a link to the file
+// at its commit and what the file shows.
+func sourceList(srcs []schema.Source) string {
+	if len(srcs) == 0 {
+		return ": no source recorded"
+	}
+	var b strings.Builder
+	b.WriteString(":")
+	for _, src := range srcs {
+		fmt.Fprintf(&b, "\n  - [%s `%s` at %s](%s)", src.Repo, src.Path, shortCommit(src.Commit), sourceURL(src))
+		if src.Shows != "" {
+			fmt.Fprintf(&b, ": %s", markdownText(src.Shows))
+		}
+	}
+	return b.String()
+}
+
+// markdownText escapes what Markdown would read as HTML ("<claim
+// template>") or as emphasis.
+var markdownText = strings.NewReplacer("<", "&lt;", ">", "&gt;", "*", `\*`, "_", `\_`).Replace
+
+// sourceURL is the GitHub address of a source file at its commit.
+func sourceURL(src schema.Source) string {
+	return "https://github.com/" + src.Repo + "/blob/" + src.Commit + "/" + src.Path
+}
+
+func shortCommit(c string) string {
+	if len(c) > 8 {
+		return c[:8]
+	}
+	return c
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
 }
 
 func filterWords(f CatalogFilter) string {
