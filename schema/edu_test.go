@@ -179,6 +179,11 @@ stores: {
 	"nubus/postgresql/nubus_authsession": backup: false
 	"migrations/s3/migrations": backup:           false
 	"sogo/pvc/sogo-data": backup:                 false
+	// the apps Edu deploys by default whose charts keep the database
+	// password inline
+	"ilias/mariadb/ilias": connection: passwordSecret: {name: "db-passwords", key: "ilias"}
+	"moodle/postgresql/moodle": connection: passwordSecret: {name: "db-passwords", key: "moodle"}
+	"planka/postgresql/planka": connection: passwordSecret: {name: "db-passwords", key: "planka"}
 }
 ` + extra)
 }
@@ -211,7 +216,7 @@ apps: bigbluebutton: deployed: true
 		{"ilias/pvc/ilias-data", "identifier", store("ilias/pvc/ilias-data").Identifier, "lms-ilias-data"},
 		{"ilias/pvc/ilias-data", "workload", store("ilias/pvc/ilias-data").Connection.Workload, "lms-ilias"},
 		{"ilias/pvc/ilias-lucene", "workload", store("ilias/pvc/ilias-lucene").Connection.Workload, "lms-ilias-ilserver"},
-		{"ilias/mariadb/ilias", "host", store("ilias/mariadb/ilias").Connection.Host, "lms-mariadb-galera-0.lms-mariadb-galera-headless"},
+		{"ilias/mariadb/ilias", "host", store("ilias/mariadb/ilias").Connection.Host, "lms-mariadb"},
 		{"ilias/mariadb/ilias", "database", store("ilias/mariadb/ilias").Connection.Database, "ilias"},
 		{"bigbluebutton/pvc/bbb-recordings", "claim", store("bigbluebutton/pvc/bbb-recordings").Connection.Claim, "bigbluebutton-bbb-recordings"},
 		{"stalwart/pvc/stalwart", "claim", store("stalwart/pvc/stalwart").Connection.Claim, "stalwart-stalwart"},
@@ -226,7 +231,7 @@ apps: bigbluebutton: deployed: true
 	for _, w := range ilias.Workloads {
 		workloads = append(workloads, w.Name)
 	}
-	if want := []string{"lms-ilias-ilserver", "lms-ilias"}; !slices.Equal(workloads, want) {
+	if want := []string{"lms-ilias-cronjob", "lms-ilias-toolobox", "lms-ilias-ilserver", "lms-ilias"}; !slices.Equal(workloads, want) {
 		t.Errorf("ilias workloads %v, want %v", workloads, want)
 	}
 	if !slices.Equal(ilias.HelmReleases, []string{"lms"}) {
@@ -242,4 +247,71 @@ apps: bigbluebutton: deployed: true
 	if got := s.Catalog("opendesk-edu").Store("ilias/pvc/ilias-data").Connection.Claim; got != "{release}-ilias-data" {
 		t.Errorf("catalog claim %q changed by a site's release name", got)
 	}
+}
+
+// TestEduSources proves every Edu app, workload and store says where its
+// facts were read, and that an inferred fact says what to check.
+func TestEduSources(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edu, upstream := s.Catalog("opendesk-edu"), s.Catalog("opendesk")
+	for _, appID := range edu.AppIDs() {
+		if upstream.Apps[appID] != nil {
+			continue // a CE app Edu keeps: upstream's sources apply
+		}
+		app := edu.Apps[appID]
+		if len(app.Sources) == 0 {
+			t.Errorf("app %s has no sources", appID)
+		}
+		for _, w := range app.Workloads {
+			if len(w.Sources) == 0 {
+				t.Errorf("%s: workload %s has no sources", appID, w.Name)
+			}
+		}
+		for _, st := range app.SortedStores() {
+			if len(st.Sources) == 0 {
+				t.Errorf("store %s has no sources", st.ID)
+			}
+			for _, src := range st.Sources {
+				if src.Repo != "opendesk-edu/opendesk-edu" || len(src.Commit) != 40 || src.Shows == "" {
+					t.Errorf("store %s: source %+v does not name the Edu repository, a full commit and what it shows", st.ID, src)
+				}
+			}
+		}
+	}
+}
+
+// TestEduInlineCredentials proves a database whose chart keeps the password
+// inline has no Secret in the catalog, that a site backing it up must name
+// one, and that the Secret the site names is the one the job uses.
+func TestEduInlineCredentials(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Catalog("opendesk-edu").Store("limesurvey/mariadb/limesurvey")
+	if st.InlineCredentials == "" || st.Connection.PasswordSecret != nil {
+		t.Fatalf("limesurvey/mariadb/limesurvey: inlineCredentials %q, passwordSecret %v; want a reason and no Secret", st.InlineCredentials, st.Connection.PasswordSecret)
+	}
+	_, err = s.Evaluate("site.cue", eduPolicy("apps: limesurvey: deployed: true\n"))
+	if err == nil || !strings.Contains(err.Error(), `stores."limesurvey/mariadb/limesurvey".connection.passwordSecret: limesurvey/mariadb/limesurvey is backed up, but upstream keeps its database password inline`) {
+		t.Fatalf("want the missing Secret of limesurvey reported, got %v", err)
+	}
+	site, err := s.Evaluate("site.cue", eduPolicy(`apps: limesurvey: deployed: true
+stores: "limesurvey/mariadb/limesurvey": connection: passwordSecret: {name: "db-passwords", key: "limesurvey"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range site.Stores() {
+		if got.ID == "limesurvey/mariadb/limesurvey" {
+			if ref := got.Connection.PasswordSecret; ref == nil || *ref != (SecretKeyRef{Name: "db-passwords", Key: "limesurvey"}) {
+				t.Errorf("limesurvey/mariadb/limesurvey: passwordSecret %v, want db-passwords/limesurvey", ref)
+			}
+			return
+		}
+	}
+	t.Fatal("no store limesurvey/mariadb/limesurvey in the site")
 }

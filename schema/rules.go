@@ -106,7 +106,30 @@ func (c *checker) run() {
 	}
 	site := c.resolution().resolveApps()
 	c.checkDecisions(site)
+	c.checkInlineCredentials(site)
 	c.checkTargets(site)
+}
+
+// checkInlineCredentials requires a Secret for every database that is backed
+// up and whose chart keeps the password inline: the catalog cannot name a
+// Secret upstream does not create, and a job without one cannot start.
+func (c *checker) checkInlineCredentials(site []*SiteApp) {
+	for _, app := range site {
+		for _, st := range app.Stores {
+			if st.InlineCredentials == "" || st.Status != StatusBackup || st.Connection.PasswordSecret != nil {
+				continue
+			}
+			// Point at the store's own entry if the site wrote one, else
+			// at the stores block, where the missing line belongs.
+			enclosing := cue.MakePath(cue.Str("stores"), cue.Str(st.ID))
+			if !c.user.LookupPath(enclosing).Exists() {
+				enclosing = cue.ParsePath("stores")
+			}
+			c.reportMissing(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("connection"), cue.Str("passwordSecret")), enclosing,
+				"%s is backed up, but upstream keeps its database password inline, in no Secret: %s; create a Secret holding the password of user %q and name it: stores.%q: connection: passwordSecret: {name, key}",
+				st.ID, st.InlineCredentials, st.Connection.User, st.ID)
+		}
+	}
 }
 
 // checkDistribution keeps a site to the editions and releases its

@@ -32,10 +32,21 @@ func MinimalPolicy(o StarterOptions, cat *schema.Catalog) []byte {
 			if st.Status == schema.StatusUndecided {
 				fmt.Fprintf(&b, "\t%q: backup: true\n", st.ID)
 			}
+			if st.InlineCredentials != "" && st.Status == schema.StatusBackup {
+				ref := starterPasswordSecret(st.Store)
+				fmt.Fprintf(&b, "\t%q: connection: passwordSecret: {name: %q, key: %q}\n", st.ID, ref.Name, ref.Key)
+			}
 		}
 	}
 	b.WriteString("}\n")
 	return []byte(b.String())
+}
+
+// starterPasswordSecret is the Secret a starter names for a database whose
+// chart keeps the password inline: one Secret for all of them, keyed by
+// database, which the site creates.
+func starterPasswordSecret(st *schema.Store) schema.SecretKeyRef {
+	return schema.SecretKeyRef{Name: "odbackup-db-passwords", Key: st.Connection.Database}
 }
 
 // exampleCSIDriver is Ceph RBD, the driver of the public openDesk Edu site.
@@ -109,6 +120,16 @@ func StarterPolicy(o StarterOptions, site *schema.Site) []byte {
 				backup = *st.Decision.Backup
 			}
 			fmt.Fprintf(&b, "\t%q: backup: %t\n", st.ID, backup)
+		}
+	}
+	for _, app := range site.Apps {
+		for _, st := range app.Stores {
+			if st.InlineCredentials == "" || st.Status != schema.StatusBackup || st.Connection.PasswordSecret == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "\t// Upstream keeps this password inline, in no Secret (%s):\n", st.InlineCredentials)
+			fmt.Fprintf(&b, "\t// create the Secret below with the password of user %s.\n", st.Connection.User)
+			fmt.Fprintf(&b, "\t%q: connection: passwordSecret: {name: %q, key: %q}\n", st.ID, st.Connection.PasswordSecret.Name, st.Connection.PasswordSecret.Key)
 		}
 	}
 	b.WriteString("}\n\n")
