@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/odbackup/odbackup/generator"
 	"github.com/odbackup/odbackup/schema"
@@ -38,10 +40,36 @@ func parseInitArgs(args []string) (initOptions, error) {
 	if err := oneOf("edition", o.starter.Edition, "ce", "ee"); err != nil {
 		return o, err
 	}
-	if schema.ReleaseLine(o.starter.Release) == "" {
-		return o, usagef("--release must be an openDesk release the catalog knows (v1.17, v1.18, v1.19), not %q", o.starter.Release)
+	// The starter names one release exactly, as the site's helmfile does.
+	if !fullRelease.MatchString(o.starter.Release) || schema.ReleaseLine(o.starter.Release) == "" {
+		return o, usagef("--release must be a full openDesk release vX.Y.Z of a line the catalog knows (v1.17, v1.18, v1.19), e.g. v1.17.2, not %q", o.starter.Release)
 	}
 	return o, nil
+}
+
+var fullRelease = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// initFlagOf names the flag behind a field of the starter's policy.
+var initFlagOf = map[string]string{"site": "site", "domain": "domain", "namespace": "namespace",
+	"edition": "edition", "release": "release", "distribution": "distribution"}
+
+// flagProblems turns the problems of the starter's minimal policy into a
+// usage error about the flags that caused them: a bad value is a mistake in
+// the command line (exit 2), like any flag error.
+func flagProblems(err error) error {
+	ps, ok := schema.AsProblems(err)
+	if !ok {
+		return err
+	}
+	var msgs []string
+	for _, p := range ps {
+		flag, ok := initFlagOf[p.Path]
+		if !ok {
+			return fmt.Errorf("init: the starter for these flags is invalid:\n%w", err)
+		}
+		msgs = append(msgs, fmt.Sprintf("--%s: %s", flag, p.Msg))
+	}
+	return usagef("%s", strings.Join(msgs, "\nodbackup: "))
 }
 
 func runInit(e *env, args []string) error {
@@ -62,7 +90,7 @@ func runInit(e *env, args []string) error {
 	minimal := generator.MinimalPolicy(o.starter, cat)
 	site, err := s.Evaluate("(odbackup init)", minimal)
 	if err != nil {
-		return fmt.Errorf("init: the starter for these flags is invalid:\n%w", err)
+		return flagProblems(err)
 	}
 	out, err := s.FormatSource(generator.StarterPolicy(o.starter, site))
 	if err != nil {
