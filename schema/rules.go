@@ -98,6 +98,7 @@ func (c *checker) run() {
 	c.checkSchedules()
 	c.checkTimeZone()
 	c.checkWaiverExpiry()
+	c.checkPlaceholders()
 	if c.catalog == nil {
 		return // CUE reports the invalid distribution
 	}
@@ -423,6 +424,36 @@ func neverRuns(schedule string) bool {
 	}
 	spec.Location = time.UTC
 	return spec.Next(time.Date(2001, time.January, 1, 0, 0, 0, 0, time.UTC)).IsZero()
+}
+
+// PlaceholderPrefix starts the values `odbackup init` cannot know (the
+// domain, the S3 host, the CSI driver); a policy that still has one is not
+// finished.
+const PlaceholderPrefix = "<replace:"
+
+// checkPlaceholders reports every placeholder of the starter that is still
+// in the file, with the line to edit.
+func (c *checker) checkPlaceholders() {
+	c.user.Walk(func(v cue.Value) bool {
+		s, err := v.String()
+		if err != nil {
+			return true
+		}
+		start := strings.Index(s, PlaceholderPrefix)
+		if start < 0 {
+			return true
+		}
+		placeholder := s[start:]
+		if end := strings.IndexByte(placeholder, '>'); end >= 0 {
+			placeholder = placeholder[:end+1]
+		}
+		line := c.start.Line()
+		if pos := v.Pos(); pos.IsValid() {
+			line = pos.Line()
+		}
+		c.report(v.Path(), "placeholder of odbackup init: edit line %d and replace %s with the site's own value", line, placeholder)
+		return true
+	}, nil)
 }
 
 // checkWaiverExpiry reports waivers that expired before today: the store

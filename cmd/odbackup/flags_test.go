@@ -47,7 +47,7 @@ func TestParseArgs(t *testing.T) {
 		{"catalog stray argument", func() (any, error) { return parseCatalogArgs([]string{"site.cue"}) }, nil, `catalog: unexpected argument "site.cue"`},
 		{"init defaults", func() (any, error) { return parseInitArgs(nil) },
 			initOptions{starter: generator.StarterOptions{Distribution: "opendesk", Edition: "ce", Release: "v1.17.0",
-				Site: "my-site", Domain: "opendesk.example.org", Namespace: "opendesk"}}, ""},
+				Site: "my-site", Namespace: "opendesk"}}, ""},
 		{"init bad release", func() (any, error) { return parseInitArgs([]string{"--release", "v2.0.0"}) }, nil, "--release must be a full openDesk release"},
 		{"init release line only", func() (any, error) { return parseInitArgs([]string{"--release", "v1.18"}) }, nil, "--release must be a full openDesk release vX.Y.Z"},
 		{"init release with suffix", func() (any, error) { return parseInitArgs([]string{"--release", "v1.18.0-rc1"}) }, nil, "--release must be a full openDesk release vX.Y.Z"},

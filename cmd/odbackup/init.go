@@ -14,8 +14,11 @@ const initUsage = `Usage: odbackup init [--distribution NAME] [--edition ce|ee] 
 Prints a starter site policy for the given edition and release: every app
 with its default enablement, a decision on every optional store (with the
 storage table's reason as a comment), and every default written out, so a
-site starts from a complete, valid file. Redirect it into site.cue, then edit
-the target, the CSI driver and the decisions.
+site starts from a complete file. What init cannot know (the domain unless
+--domain is given, the S3 host, the CSI driver) is a placeholder
+"<replace: ...>" that vet refuses, naming its line, until it is replaced.
+Optional stores are decided only for the apps deployed by default. Redirect
+it into site.cue, then edit the placeholders and the decisions.
 `
 
 type initOptions struct {
@@ -29,7 +32,7 @@ func parseInitArgs(args []string) (initOptions, error) {
 	fs.StringVar(&o.starter.Edition, "edition", "ce", "openDesk edition: ce or ee")
 	fs.StringVar(&o.starter.Release, "release", "v1.17.0", "openDesk release the site runs")
 	fs.StringVar(&o.starter.Site, "site", "my-site", "site name (DNS label)")
-	fs.StringVar(&o.starter.Domain, "domain", "opendesk.example.org", "openDesk's global.domain")
+	fs.StringVar(&o.starter.Domain, "domain", "", "openDesk's global.domain (default: a placeholder to replace)")
 	fs.StringVar(&o.starter.Namespace, "namespace", "opendesk", "namespace openDesk runs in")
 	if err := parseFlags(fs, initUsage, args); err != nil {
 		return o, err
@@ -61,13 +64,16 @@ func flagProblems(err error) error {
 	if !ok {
 		return err
 	}
+	// Problems elsewhere (the repository URL holds the site's name)
+	// follow from a bad flag; the flag is what to fix.
 	var msgs []string
 	for _, p := range ps {
-		flag, ok := initFlagOf[p.Path]
-		if !ok {
-			return fmt.Errorf("init: the starter for these flags is invalid:\n%w", err)
+		if flag, ok := initFlagOf[p.Path]; ok {
+			msgs = append(msgs, fmt.Sprintf("--%s: %s", flag, p.Msg))
 		}
-		msgs = append(msgs, fmt.Sprintf("--%s: %s", flag, p.Msg))
+	}
+	if len(msgs) == 0 {
+		return fmt.Errorf("init: the starter for these flags is invalid:\n%w", err)
 	}
 	return usagef("%s", strings.Join(msgs, "\nodbackup: "))
 }
