@@ -5,7 +5,7 @@
 GO      ?= go
 EXAMPLES := $(sort $(wildcard examples/*/site.cue))
 
-.PHONY: all build test fmt-check unit cue-vet out check-out e2e bench fmt clean
+.PHONY: all build test fmt-check unit cue-vet out check-out e2e bench fmt clean fuzz
 
 all: build test
 
@@ -52,6 +52,12 @@ e2e:
 # figures of BENCHMARKS.md as ratios against baselines of the same run.
 bench:
 	GO="$(GO)" bench/run.sh
+
+# fuzz: a longer run of the policy loader's fuzz test than the seeds that
+# `make test` runs (see README, Development).
+FUZZTIME ?= 5m
+fuzz:
+	$(GO) test ./schema/ -run '^$$' -fuzz FuzzEvaluate -fuzztime $(FUZZTIME)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

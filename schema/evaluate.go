@@ -19,21 +19,41 @@ import (
 // returns the resolved site. An invalid policy returns Problems, every one
 // with the position of the field it concerns.
 func (s *Schema) Evaluate(filename string, src []byte) (*Site, error) {
-	return s.evaluate(filename, src, "")
+	return s.evaluate(filename, src, "", "")
 }
 
 // EvaluateAtRelease evaluates a policy as if its release field said release:
 // what `odbackup vet` would say once the site is upgraded. Problems point at
 // the policy's own lines; one about the release points at its release field.
 func (s *Schema) EvaluateAtRelease(filename string, src []byte, release string) (*Site, error) {
-	return s.evaluate(filename, src, release)
+	return s.evaluate(filename, src, release, "")
 }
 
-func (s *Schema) evaluate(filename string, src []byte, release string) (*Site, error) {
+// Vet is Evaluate with the checks of `odbackup vet` on top: a schedule
+// that never runs and a waiver that expired before today (YYYY-MM-DD) are
+// problems too. Build and coverage leave these to the coverage gate, which
+// shows them in the report. The schema never reads the clock; the CLI
+// passes the date (--today, or the real date at its edge).
+func (s *Schema) Vet(filename string, src []byte, today string) (*Site, error) {
+	if today == "" {
+		return nil, fmt.Errorf("schema.Vet: no date given to check waivers against")
+	}
+	return s.evaluate(filename, src, "", today)
+}
+
+// evaluate is Evaluate, Vet when today is set, and EvaluateAtRelease when
+// release is set.
+func (s *Schema) evaluate(filename string, src []byte, release, today string) (*Site, error) {
 	start := fileStart(filename, src)
+	if p, ok := notAPolicy(src, start); ok {
+		return nil, Problems{p}
+	}
 	file, err := parser.ParseFile(filename, src)
 	if err != nil {
-		return nil, s.fromCUE(err, cue.Value{}, start)
+		return nil, s.parseProblem(err, filename, src, start)
+	}
+	if p, ok := s.foreignFile(file, start); ok {
+		return nil, Problems{p}
 	}
 	if release != "" {
 		setRelease(file, release)
@@ -43,7 +63,7 @@ func (s *Schema) evaluate(filename string, src []byte, release string) (*Site, e
 	user := s.ctx.BuildFile(file)
 	merged := user.Unify(s.policyDef)
 
-	c := &checker{s: s, user: user, merged: merged, start: start}
+	c := &checker{s: s, user: user, merged: merged, start: start, today: today}
 	c.run()
 	// The catalog rules say the same as CUE, but better (with the reason,
 	// the edition, the closest valid name): where a rule reported a field,
@@ -111,7 +131,12 @@ func coveredBy(path string, by Problems) bool {
 // field the user did not write at all.
 func fileStart(filename string, src []byte) token.Pos {
 	f := token.NewFile(filename, 0, len(src)+1)
-	f.SetLinesForContent(src)
+	// An empty file has no lines to the library; its start is still 1:1.
+	if len(src) == 0 {
+		f.SetLines([]int{0})
+	} else {
+		f.SetLinesForContent(src)
+	}
 	return f.Pos(0, token.NoRelPos)
 }
 
@@ -161,6 +186,13 @@ func (s *Schema) fromCUE(err error, merged cue.Value, start token.Pos) Problems 
 			g.pos = []token.Pos{start}
 		}
 		msgs := slices.Compact(slices.Sorted(slices.Values(g.msgs)))
+		// A literal where a Secret reference belongs may be the secret
+		// itself: no message about the field repeats it (messages end up
+		// in CI logs).
+		if slices.ContainsFunc(msgs, func(m string) bool { return literalSecret(m, path) }) {
+			out = append(out, Problem{Path: path, Pos: g.pos, Msg: literalSecretMsg})
+			continue
+		}
 		if g.disjoint {
 			if len(g.disjuncts) == len(msgs) {
 				slices.Sort(g.disjuncts)
@@ -198,8 +230,31 @@ func userPositions(ps []token.Pos) []token.Pos {
 	return out
 }
 
+// literalSecretMsg replaces every message about a field that holds a
+// literal where a Secret reference belongs; it never shows the value.
+const literalSecretMsg = "a value where a Secret reference {name, key} belongs (the value is not shown; if it was a secret, consider it exposed and change it): a policy never holds secret values, only references to Kubernetes Secrets"
+
+// literalSecret tells whether a CUE message refuses a plain value where a
+// struct of Secret references belongs: a Secret reference ({name: ...}) or
+// a field named like one (passwordSecret, s3Credentials, accessKeyID).
+func literalSecret(msg, path string) bool {
+	m := mismatchRE.FindStringSubmatch(msg)
+	if m == nil || (m[1] == "struct") == (m[2] == "struct") {
+		return false
+	}
+	return secretConflictRE.MatchString(msg) || secretLike.MatchString(lastLabel(path))
+}
+
+func lastLabel(path string) string {
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
 var (
-	secretConflictRE = regexp.MustCompile(`^conflicting values (?:\{name:[^}]*\} and (.*) \(mismatched types struct and [a-z]+\)|(.*) and \{name:[^}]*\} \(mismatched types [a-z]+ and struct\))$`)
+	secretConflictRE = regexp.MustCompile(`^conflicting values (?:\{name:.*\(mismatched types struct and [a-z]+\)|.* and \{name:.*\(mismatched types [a-z]+ and struct\))$`)
+	mismatchRE       = regexp.MustCompile(`\(mismatched types ([a-z]+) and ([a-z]+)\)$`)
 	numberBoundRE    = regexp.MustCompile(`^invalid value (.*) \(out of bound ([<>]=?)(-?[0-9.]+)\)$`)
 	outOfBoundRE     = regexp.MustCompile(`^invalid value (.*) \(out of bound ([=!]~)("(?:[^"\\]|\\.)*")\)$`)
 	incompleteRE     = regexp.MustCompile(`^incomplete value (.*)$`)
@@ -219,9 +274,6 @@ func (s *Schema) explain(msg, path string, merged cue.Value) string {
 			what = d
 		}
 		return fmt.Sprintf("missing value (%s)", what)
-	}
-	if m := secretConflictRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Sprintf("invalid value %s (a Secret reference {name, key}; a policy never holds secret values)", m[1]+m[2])
 	}
 	if m := numberBoundRE.FindStringSubmatch(msg); m != nil {
 		words := map[string]string{">": "greater than", ">=": "at least", "<": "less than", "<=": "at most"}
@@ -269,7 +321,7 @@ func describePattern(quoted string) string {
 
 // secretLike matches field names that look like an attempt to put a
 // secret value into the policy.
-var secretLike = regexp.MustCompile(`(?i)(password|passwd|secret|token|apikey|accesskey|credential)`)
+var secretLike = regexp.MustCompile(`(?i)(password|passwd|secret|token|apikey|accesskey|credential|username)`)
 
 // notAllowed explains an unknown field with the closest allowed name.
 func notAllowed(path string, merged cue.Value) string {

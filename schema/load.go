@@ -29,6 +29,9 @@ type Schema struct {
 	ctx       *cue.Context
 	policyDef cue.Value
 	catalogs  map[string]*Catalog
+	// identifying are the top-level fields every policy must write itself
+	// (no default): a file without any of them is no policy.
+	identifying []string
 }
 
 // Load compiles the embedded CUE module. Call it once per process and
@@ -60,6 +63,16 @@ func Load() (*Schema, error) {
 		return nil, err
 	}
 	s.catalogs = catalogs
+	it, err := s.policyDef.Fields()
+	if err != nil {
+		return nil, fmt.Errorf("embedded CUE module: #Policy: %w", err)
+	}
+	for it.Next() {
+		v := it.Value()
+		if _, hasDefault := v.Default(); !hasDefault && v.IncompleteKind()&(cue.StructKind|cue.ListKind) == 0 {
+			s.identifying = append(s.identifying, unquote(it.Selector().String()))
+		}
+	}
 	return s, nil
 }
 

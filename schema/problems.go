@@ -32,22 +32,49 @@ func (ps Problems) Error() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
+// MaxLines bounds what Print writes for one file: a screenful. Problems
+// beyond it are counted, not shown; fixing the first ones usually makes
+// most of the rest go away.
+const MaxLines = 40
+
+// maxPositions bounds the positions shown for one problem.
+const maxPositions = 5
+
 // Print writes every problem as "path: message:" followed by one indented
-// "file:line:col" line per position, the format the cue tool uses.
+// "file:line:col" line per position, the format the cue tool uses, in at
+// most MaxLines lines.
 func (ps Problems) Print(w io.Writer, cwd string) {
-	for _, p := range ps {
+	lines := 0
+	for i, p := range ps {
+		pos := p.Pos
+		more := 0
+		if len(pos) > maxPositions {
+			pos, more = pos[:maxPositions], len(pos)-maxPositions
+		}
+		need := 1 + len(pos)
+		if more > 0 {
+			need++
+		}
+		if lines+need > MaxLines-1 && i < len(ps)-1 || lines+need > MaxLines {
+			fmt.Fprintf(w, "(%d more problems not shown: fix the ones above and run odbackup again)\n", len(ps)-i)
+			return
+		}
+		lines += need
 		if p.Path != "" {
 			fmt.Fprintf(w, "%s: %s", p.Path, p.Msg)
 		} else {
 			fmt.Fprint(w, p.Msg)
 		}
-		if len(p.Pos) == 0 {
+		if len(pos) == 0 {
 			fmt.Fprintln(w)
 			continue
 		}
 		fmt.Fprintln(w, ":")
-		for _, pos := range p.Pos {
-			fmt.Fprintf(w, "    %s\n", formatPos(pos, cwd))
+		for _, q := range pos {
+			fmt.Fprintf(w, "    %s\n", formatPos(q, cwd))
+		}
+		if more > 0 {
+			fmt.Fprintf(w, "    (and %d more places)\n", more)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/token"
@@ -20,6 +21,7 @@ type checker struct {
 	user   cue.Value // the user's file alone: positions
 	merged cue.Value // the user's file unified with #Policy: values and defaults
 	start  token.Pos
+	today  string // YYYY-MM-DD for the checks of vet (see Schema.Vet), or ""
 
 	catalog     *Catalog
 	edition     string
@@ -94,6 +96,9 @@ func (c *checker) run() {
 	c.apps = decodeEach[AppPolicy](c.user.LookupPath(cue.ParsePath("apps")))
 	c.stores = decodeEach[StorePolicy](c.user.LookupPath(cue.ParsePath("stores")))
 	c.checkSchedules()
+	c.checkTimeZone()
+	c.checkWaiverExpiry()
+	c.checkPlaceholders()
 	if c.catalog == nil {
 		return // CUE reports the invalid distribution
 	}
@@ -410,6 +415,8 @@ func (c *checker) checkSchedules() {
 		}
 		if msg := cronProblem(s); msg != "" {
 			c.report(path, "%s", msg)
+		} else if c.today != "" && neverRuns(s) {
+			c.report(path, "schedule %q never runs: no date has that day of the month in that month; the CronJob would be created and never start a job", s)
 		}
 	}
 	check(cue.ParsePath("maintenance.schedule"))
@@ -440,6 +447,80 @@ func cronProblem(s string) string {
 	return ""
 }
 
+// neverRuns tells whether a schedule matches no date at all, such as
+// "0 3 31 2 *". The cron library looks five years ahead of the time it
+// starts from, which always includes a leap year from 2001 on; a fixed
+// start keeps the answer free of the clock.
+func neverRuns(schedule string) bool {
+	parsed, err := cronParser.Parse(schedule)
+	spec, ok := parsed.(*cron.SpecSchedule)
+	if err != nil || !ok {
+		return false
+	}
+	spec.Location = time.UTC
+	return spec.Next(time.Date(2001, time.January, 1, 0, 0, 0, 0, time.UTC)).IsZero()
+}
+
+// PlaceholderPrefix starts the values `odbackup init` cannot know (the
+// domain, the S3 host, the CSI driver); a policy that still has one is not
+// finished.
+const PlaceholderPrefix = "<replace:"
+
+// checkPlaceholders reports every placeholder of the starter that is still
+// in the file, with the line to edit.
+func (c *checker) checkPlaceholders() {
+	c.user.Walk(func(v cue.Value) bool {
+		s, err := v.String()
+		if err != nil {
+			return true
+		}
+		start := strings.Index(s, PlaceholderPrefix)
+		if start < 0 {
+			return true
+		}
+		placeholder := s[start:]
+		if end := strings.IndexByte(placeholder, '>'); end >= 0 {
+			placeholder = placeholder[:end+1]
+		}
+		line := c.start.Line()
+		if pos := v.Pos(); pos.IsValid() {
+			line = pos.Line()
+		}
+		c.report(v.Path(), "placeholder of odbackup init: edit line %d and replace %s with the site's own value", line, placeholder)
+		return true
+	}, nil)
+}
+
+// checkWaiverExpiry reports waivers that expired before today: the store
+// has gone without backup for longer than was agreed. A waiver is valid
+// through its expiry date, as in the coverage gate.
+func (c *checker) checkWaiverExpiry() {
+	if c.today == "" {
+		return
+	}
+	for _, id := range sortedKeys(c.stores) {
+		w := c.stores[id].Waiver
+		if w == nil || w.Expires == "" || w.Expires >= c.today {
+			continue
+		}
+		c.report(cue.MakePath(cue.Str("stores"), cue.Str(id), cue.Str("waiver"), cue.Str("expires")),
+			"waiver expired on %s (today is %s): back the store up, or renew the waiver with a new expiry date", w.Expires, c.today)
+	}
+}
+
+// checkTimeZone checks the CronJobs' time zone against the IANA database,
+// as the API server does when it admits a CronJob.
+func (c *checker) checkTimeZone() {
+	path := cue.ParsePath("schedule.timeZone")
+	tz, err := c.user.LookupPath(path).String()
+	if err != nil {
+		return // not written (the default is valid) or not a string (CUE reports it)
+	}
+	if msg := timeZoneProblem(tz); msg != "" {
+		c.report(path, "%s", msg)
+	}
+}
+
 func editionNames(eds []string) string {
 	names := make([]string, len(eds))
 	for i, e := range eds {
@@ -451,6 +532,18 @@ func editionNames(eds []string) string {
 // suggest returns "; did you mean X?" for the closest of candidates, or a
 // list of what is allowed when nothing is close.
 func suggest(got string, candidates []string) string {
+	if best, ok := closest(got, candidates); ok {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	if len(candidates) == 0 {
+		return ""
+	}
+	return "; allowed: " + strings.Join(candidates, ", ")
+}
+
+// closest returns the candidate nearest to got, if it is near enough to be
+// what was meant.
+func closest(got string, candidates []string) (string, bool) {
 	best, bestDist := "", 0
 	for _, c := range candidates {
 		d := levenshtein.ComputeDistance(strings.ToLower(got), strings.ToLower(c))
@@ -458,15 +551,7 @@ func suggest(got string, candidates []string) string {
 			best, bestDist = c, d
 		}
 	}
-	limit := max(2, len(got)/4)
-	switch {
-	case best != "" && bestDist <= limit:
-		return fmt.Sprintf("; did you mean %q?", best)
-	case len(candidates) == 0:
-		return ""
-	default:
-		return "; allowed: " + strings.Join(candidates, ", ")
-	}
+	return best, best != "" && bestDist <= max(2, len(got)/4)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

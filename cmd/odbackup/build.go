@@ -12,7 +12,7 @@ import (
 	"github.com/odbackup/odbackup/schema"
 )
 
-const buildUsage = `Usage: odbackup build POLICY... [-o DIR] [--check]
+const buildUsage = `Usage: odbackup build POLICY... [-o DIR] [--check] [--jobs N]
 
 Compiles each site policy into DIR/<site>/: a kustomization.yaml, the
 VolumeSnapshotClass, one ServiceAccount (with a Role and RoleBinding where its
@@ -55,7 +55,7 @@ func runBuild(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sites, err := e.evaluateParallel(o.policies, o.jobs, true)
+	sites, err := e.evaluateParallel(o.policies, o.jobs, true, "")
 	if err != nil {
 		return err
 	}
@@ -128,14 +128,14 @@ func forEach(n, jobs int, fn func(i int) error) error {
 // compiled schema, and prints the problems of every invalid one in argument
 // order. Two policies for the same site are an error: they would write the
 // same folder.
-func (e *env) evaluateParallel(paths []string, jobs int, uniqueSites bool) ([]*schema.Site, error) {
+func (e *env) evaluateParallel(paths []string, jobs int, uniqueSites bool, today string) ([]*schema.Site, error) {
 	if _, err := e.schema(); err != nil {
 		return nil, err
 	}
 	sites := make([]*schema.Site, len(paths))
 	errs := make([]error, len(paths))
 	forEach(len(paths), jobs, func(i int) error {
-		sites[i], errs[i] = e.evaluate(paths[i])
+		sites[i], errs[i] = e.evaluateOn(paths[i], today)
 		return nil
 	})
 	failed := false

@@ -55,10 +55,8 @@ func parseCoverageArgs(args []string) (coverageOptions, error) {
 	default:
 		return o, usagef("coverage: one policy at a time, not %d (usage: odbackup coverage POLICY [--base OLD])", fs.NArg())
 	}
-	if o.today != "" {
-		if _, err := time.Parse(time.DateOnly, o.today); err != nil {
-			return o, usagef("--today must be a date YYYY-MM-DD, not %q", o.today)
-		}
+	if err := checkDate("today", o.today); err != nil {
+		return o, err
 	}
 	return o, oneOf("format", o.format, "text", "markdown", "json")
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/odbackup/odbackup/internal/writetree"
 )
 
-const docsUsage = `Usage: odbackup docs POLICY... -o DIR [--format html|markdown]
+const docsUsage = `Usage: odbackup docs POLICY... -o DIR [--format html|markdown] [--jobs N]
 
 Exports the documents odbackup build writes for each site (the restore
 runbooks and, where built, the coverage report: every Markdown file) to
@@ -67,7 +67,7 @@ func runDocs(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sites, err := e.evaluateParallel(o.policies, o.jobs, true)
+	sites, err := e.evaluateParallel(o.policies, o.jobs, true, "")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -45,4 +46,15 @@ func oneOf(flag, value string, allowed ...string) error {
 		}
 	}
 	return usagef("--%s must be one of %s, not %q", flag, strings.Join(allowed, ", "), value)
+}
+
+// checkDate checks a date flag (YYYY-MM-DD); "" means not given.
+func checkDate(flag, value string) error {
+	if value == "" {
+		return nil
+	}
+	if _, err := time.Parse(time.DateOnly, value); err != nil {
+		return usagef("--%s must be a date YYYY-MM-DD, not %q", flag, value)
+	}
+	return nil
 }

@@ -91,7 +91,8 @@ Usage:
 
 Commands:
 %s
-Run "odbackup <command> --help" for a command's flags.
+Run "odbackup <command> --help" for a command's flags;
+"odbackup --version" prints the version.
 `
 
 func usageText() string {
@@ -108,9 +109,12 @@ func run(args []string, e *env) int {
 		return exitUsage
 	}
 	name := args[0]
-	if name == "help" || name == "-h" || name == "--help" {
+	switch name {
+	case "help", "-h", "--help":
 		fmt.Fprint(e.stdout, usageText())
 		return exitOK
+	case "--version":
+		return e.exit(runVersion(e, args[1:]))
 	}
 	for _, c := range commands {
 		if c.name == name {
@@ -147,7 +151,11 @@ func (e *env) exit(err error) int {
 
 // evaluate reads and checks one policy file. Problems are returned, not
 // printed, so a command can check every file before it writes anything.
-func (e *env) evaluate(path string) (*schema.Site, error) {
+func (e *env) evaluate(path string) (*schema.Site, error) { return e.evaluateOn(path, "") }
+
+// evaluateOn is evaluate with the checks of vet on a given day
+// (YYYY-MM-DD, see schema.Vet); "" leaves them out.
+func (e *env) evaluateOn(path, today string) (*schema.Site, error) {
 	s, err := e.schema()
 	if err != nil {
 		return nil, err
@@ -160,7 +168,11 @@ func (e *env) evaluate(path string) (*schema.Site, error) {
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(e.cwd, path)
 	}
-	site, err := s.Evaluate(abs, src)
+	evaluate := s.Evaluate
+	if today != "" {
+		evaluate = func(name string, src []byte) (*schema.Site, error) { return s.Vet(name, src, today) }
+	}
+	site, err := evaluate(abs, src)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +190,8 @@ func (e *env) printError(err error) {
 	fmt.Fprintf(e.stderr, "odbackup: %v\n", err)
 }
 
-// evaluateAll checks every policy on all processors and prints every
-// problem of every file; it fails if any file has one.
-func (e *env) evaluateAll(paths []string) ([]*schema.Site, error) {
-	return e.evaluateParallel(paths, runtime.GOMAXPROCS(0), false)
+// evaluateAll checks every policy on all processors, on the given day,
+// and prints every problem of every file; it fails if any file has one.
+func (e *env) evaluateAll(paths []string, today string) ([]*schema.Site, error) {
+	return e.evaluateParallel(paths, runtime.GOMAXPROCS(0), false, today)
 }

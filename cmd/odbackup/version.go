@@ -7,13 +7,17 @@ import (
 
 const versionUsage = `Usage: odbackup version
 
-Prints odbackup's module version and the CUE version it embeds.
+Prints odbackup's module version and the CUE version it embeds; the same as
+odbackup --version.
 `
 
 func runVersion(e *env, args []string) error {
 	fs := newFlagSet("version")
 	if err := parseFlags(fs, versionUsage, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("version: unexpected argument %q (usage: odbackup version)", fs.Arg(0))
 	}
 	version, cueVersion := "(devel)", "unknown"
 	if info, ok := debug.ReadBuildInfo(); ok {

@@ -23,9 +23,9 @@ type StarterOptions struct {
 // Its evaluation gives the defaults the starter writes out.
 func MinimalPolicy(o StarterOptions, cat *schema.Catalog) []byte {
 	var b strings.Builder
-	writeHead(&b, o)
-	writeTarget(&b, o)
-	fmt.Fprintf(&b, "snapshot: driver: %q\n", exampleCSIDriver)
+	writeHead(&b, o, false)
+	writeTarget(&b, o, false)
+	fmt.Fprintf(&b, "snapshot: driver: %q\n", standInCSIDriver)
 	b.WriteString("stores: {\n")
 	for _, app := range schema.DefaultApps(cat, o.Edition, o.Release) {
 		for _, st := range app.Stores {
@@ -49,22 +49,47 @@ func starterPasswordSecret(st *schema.Store) schema.SecretKeyRef {
 	return schema.SecretKeyRef{Name: "odbackup-db-passwords", Key: st.Connection.Database}
 }
 
-// exampleCSIDriver is Ceph RBD, the driver of the public openDesk Edu site.
-const exampleCSIDriver = "rbd.csi.ceph.com"
+// The minimal policy is evaluated, never printed: valid stand-ins take the
+// place of what only the site knows. The starter prints placeholders
+// instead (schema.PlaceholderPrefix), which vet refuses until they are
+// replaced, so no made-up endpoint or driver reaches a cluster.
+const (
+	standInCSIDriver = "csi.example.org"
+	standInDomain    = "opendesk.example.org"
+	standInS3Host    = "s3.example.org"
+)
 
-func writeHead(b *strings.Builder, o StarterOptions) {
+// Placeholders of the printed starter.
+const (
+	csiDriverPlaceholder = schema.PlaceholderPrefix + " CSI driver of the site's volumes, see kubectl get csidrivers>"
+	domainPlaceholder    = schema.PlaceholderPrefix + " openDesk's global.domain>"
+	s3HostPlaceholder    = schema.PlaceholderPrefix + " host of the S3 server for backups>"
+)
+
+func writeHead(b *strings.Builder, o StarterOptions, placeholders bool) {
+	domain := o.Domain
+	if domain == "" {
+		domain = standInDomain
+		if placeholders {
+			domain = domainPlaceholder
+		}
+	}
 	fmt.Fprintf(b, "site:         %q\n", o.Site)
 	fmt.Fprintf(b, "distribution: %q\n", o.Distribution)
 	fmt.Fprintf(b, "edition:      %q\n", o.Edition)
 	fmt.Fprintf(b, "release:      %q\n", o.Release)
 	fmt.Fprintf(b, "namespace:    %q\n", o.Namespace)
-	fmt.Fprintf(b, "domain:       %q\n", o.Domain)
+	fmt.Fprintf(b, "domain:       %q\n", domain)
 }
 
-func writeTarget(b *strings.Builder, o StarterOptions) {
+func writeTarget(b *strings.Builder, o StarterOptions, placeholders bool) {
+	host := standInS3Host
+	if placeholders {
+		host = s3HostPlaceholder
+	}
 	fmt.Fprintf(b, `targets: offsite: {
 	restic: {
-		repository: "s3:https://s3.example.org/opendesk-backup/%[1]s/restic"
+		repository: "s3:https://%[2]s/opendesk-backup/%[1]s/restic"
 		passwordSecret: {name: "odbackup-restic", key: "password"}
 		s3Credentials: {
 			accessKeyID: {name: "odbackup-s3", key: "accessKeyID"}
@@ -72,7 +97,7 @@ func writeTarget(b *strings.Builder, o StarterOptions) {
 		}
 	}
 	bucketMirror: {
-		endpoint: "https://s3.example.org"
+		endpoint: "https://%[2]s"
 		bucket:   "opendesk-backup"
 		prefix:   "%[1]s/buckets"
 		credentials: {
@@ -85,7 +110,7 @@ func writeTarget(b *strings.Builder, o StarterOptions) {
 		}
 	}
 }
-`, o.Site)
+`, o.Site, host)
 }
 
 // StarterPolicy writes the policy `odbackup init` prints: the minimal
@@ -95,11 +120,12 @@ func StarterPolicy(o StarterOptions, site *schema.Site) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "// Backup policy of the openDesk site %q, written by `odbackup init`.\n", o.Site)
 	b.WriteString("// Check it with `odbackup vet site.cue`; build it with `odbackup build site.cue -o out/`.\n")
-	b.WriteString("// Every default is written out; delete what you do not change.\n\n")
-	writeHead(&b, o)
+	b.WriteString("// Every default is written out; delete what you do not change.\n")
+	b.WriteString("// Replace every \"" + schema.PlaceholderPrefix + " ...>\": vet names the lines.\n\n")
+	writeHead(&b, o, true)
 	b.WriteString("\n// Where backups go. The Secrets must exist in the namespace; the policy only\n")
 	b.WriteString("// names them. S3 buckets are copied to bucketMirror, encrypted by rclone crypt.\n")
-	writeTarget(&b, o)
+	writeTarget(&b, o, true)
 
 	b.WriteString("\n// Apps, with openDesk's default enablement for this edition and release.\napps: {\n")
 	for _, app := range site.Apps {
@@ -108,8 +134,12 @@ func StarterPolicy(o StarterOptions, site *schema.Site) []byte {
 		}
 		fmt.Fprintf(&b, "\t%s: deployed: %t // %s\n", label(app.ID), app.Deployed, app.Name)
 	}
-	b.WriteString("}\n\n// The storage table leaves these stores to the site (Backup: Optional).\nstores: {\n")
+	b.WriteString("}\n\n// The storage table leaves these stores to the site (Backup: Optional).\n")
+	b.WriteString("// Only stores of deployed apps: deploy an app and vet asks for its decisions.\nstores: {\n")
 	for _, app := range site.Apps {
+		if !app.Deployed {
+			continue
+		}
 		for _, st := range app.Stores {
 			if st.Backup != "optional" || st.Status == schema.StatusOtherEdition || st.Status == schema.StatusOtherRelease {
 				continue
@@ -179,7 +209,7 @@ resources: {
 }
 `, p.Schedule.Window.Start, p.Schedule.Window.Hours, p.Schedule.TimeZone,
 		p.Retention.Daily, p.Retention.Weekly, p.Retention.Monthly,
-		p.Snapshot.Driver, p.Snapshot.ClassName, p.Snapshot.DeletionPolicy, p.Snapshot.Keep, p.Snapshot.ReadyTimeoutSeconds,
+		csiDriverPlaceholder, p.Snapshot.ClassName, p.Snapshot.DeletionPolicy, p.Snapshot.Keep, p.Snapshot.ReadyTimeoutSeconds,
 		p.Maintenance.Schedule, p.Maintenance.ReadDataSubset,
 		p.Services.PostgreSQL.Version, p.Services.S3.Endpoint, p.Services.S3.Region, p.Services.S3.PathStyle,
 		p.Images.Restic, p.Images.MariaDB, p.Images.Rclone, p.Images.Kubectl, p.Images.Busybox, p.Images.Redis, p.Images.Cassandra,

@@ -11,14 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/diff"
 )
 
 // Write replaces dir with exactly the files of tree. The files go to a
-// temporary folder next to dir first, which is then renamed into place; if
-// anything fails, dir is left as it was.
+// temporary folder next to dir first, which then takes dir's place in one
+// atomic exchange (see swap), so dir is never missing and never half
+// written; if anything fails, dir is left as it was. What builds that were
+// killed half-way left next to dir is removed first (see removeLeftovers).
 func Write(dir string, tree map[string][]byte) (err error) {
 	if err := checkPaths(tree); err != nil {
 		return err
@@ -30,13 +33,18 @@ func Write(dir string, tree map[string][]byte) (err error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-")
+	if err := removeLeftovers(parent, base); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, tempPrefix(base)+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
+		// After a swap tmp holds the old folder; after a failure, the
+		// partial new one. Either way it goes.
+		if rmErr := os.RemoveAll(tmp); err == nil {
+			err = rmErr
 		}
 	}()
 	// MkdirTemp creates 0700; the output is meant to be read by others.
@@ -52,21 +60,42 @@ func Write(dir string, tree map[string][]byte) (err error) {
 			return err
 		}
 	}
-	old := ""
-	if _, err := os.Lstat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return err
-		}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		// Nothing to replace: one rename, atomic on its own.
+		return os.Rename(tmp, dir)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
+	return swap(tmp, dir)
+}
+
+// tempPrefix starts the names of Write's temporary folders next to the
+// folder base: hidden, and telling which folder they belong to. The writing
+// process's id follows, so a later build can tell a killed build's
+// leftovers from a running build's work.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// removeLeftovers removes the temporary folders of base that builds killed
+// half-way left in parent. A folder whose writer is still running (another
+// build of the same site) is left alone; a name without a process id
+// (written by an older odbackup) is a leftover too.
+func removeLeftovers(parent, base string) error {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
 		return err
 	}
-	if old != "" {
-		return os.RemoveAll(old)
+	prefix := tempPrefix(base)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if pidText, _, ok := strings.Cut(rest, "-"); ok {
+			if pid, err := strconv.Atoi(pidText); err == nil && pid > 0 && processRunning(pid) {
+				continue
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+			return fmt.Errorf("removing %s, left by a build that did not finish: %w", e.Name(), err)
+		}
 	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package writetree
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -114,6 +116,98 @@ func BenchmarkWrite(b *testing.B) {
 	for b.Loop() {
 		if err := Write(dir, tree); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestWriteRemovesLeftovers: the temporary folders of builds that were
+// killed half-way (their process is gone, or they predate process ids in
+// the name) are removed by the next write; a running build's are not.
+func TestWriteRemovesLeftovers(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "site")
+	// 2^22 is above Linux's largest process id: never a running process.
+	killed := filepath.Join(parent, ".site.tmp-4194305-123")
+	older := filepath.Join(parent, ".site.tmp-987654321")
+	running := filepath.Join(parent, fmt.Sprintf(".site.tmp-%d-456", os.Getppid()))
+	other := filepath.Join(parent, ".other.tmp-4194305-789")
+	for _, d := range []string{killed, older, running, other} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Write(out, map[string][]byte{"a.yaml": []byte("a\n")}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	want := []string{filepath.Base(other), filepath.Base(running), "site"}
+	if !slices.Equal(left, want) {
+		t.Fatalf("next to the output after a write: %v, want %v", left, want)
+	}
+}
+
+// TestWriteNeverMissing: while a site folder is replaced over and over, a
+// reader never finds it missing (the swap is one atomic exchange).
+func TestWriteNeverMissing(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "site")
+	if err := Write(out, map[string][]byte{"a.yaml": []byte("0\n")}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	missing := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { missing <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := os.Lstat(out); err != nil {
+				n++
+			}
+		}
+	}()
+	for i := range 300 {
+		if err := Write(out, map[string][]byte{"a.yaml": []byte(fmt.Sprintf("%d\n", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if n := <-missing; n > 0 {
+		t.Fatalf("the site folder was missing %d times while it was replaced", n)
+	}
+	if got := readTree(t, out); got["a.yaml"] != "299\n" {
+		t.Fatalf("after the writes: %v", got)
+	}
+}
+
+// TestSwapByRenames: the fallback leaves the same state as the exchange.
+func TestSwapByRenames(t *testing.T) {
+	parent := t.TempDir()
+	next, dir := filepath.Join(parent, "next"), filepath.Join(parent, "dir")
+	for d, content := range map[string]string{next: "new\n", dir: "old\n"} {
+		os.Mkdir(d, 0o755)
+		os.WriteFile(filepath.Join(d, "f"), []byte(content), 0o644)
+	}
+	for name, fn := range map[string]func(string, string) error{"swap": swap, "swapByRenames": swapByRenames} {
+		if err := fn(next, dir); err != nil {
+			t.Fatal(name, err)
+		}
+		if got := readTree(t, dir)["f"]; got != "new\n" {
+			t.Fatalf("%s: dir holds %q", name, got)
+		}
+		if got := readTree(t, next)["f"]; got != "old\n" {
+			t.Fatalf("%s: next holds %q", name, got)
+		}
+		// Back again for the next function.
+		if err := swapByRenames(next, dir); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
