@@ -205,7 +205,9 @@ func relPath(from, target string) string {
 }
 
 // pageStyle: readable from phone to desktop (wide tables, code and
-// diagrams scroll or shrink inside the page, never the page itself) and on
+// diagrams scroll inside the page, never the page itself; on a desktop a
+// wide diagram shrinks to fit, on a phone it keeps its size and scrolls, or
+// its labels would be too small to read) and on
 // paper, where runbooks go for the day the cluster and this site are down:
 // no navigation, commands wrapped instead of cut off and kept on one page,
 // tables at full width with their header repeated.
@@ -223,7 +225,7 @@ pre code{background:none;padding:0}
 figure.diagram{margin:1em 0;max-width:100%;overflow-x:auto}
 figure.diagram svg{display:block;max-width:100%;height:auto}
 blockquote{margin:1em 0;padding:0 1em;color:#59636e;border-left:.25em solid #d0d7de}
-@media (max-width:40em){nav{padding:.5em .8em}main{padding:.8em .8em 2em}h1{font-size:1.5em}}
+@media (max-width:40em){nav{padding:.5em .8em}main{padding:.8em .8em 2em}h1{font-size:1.5em}figure.diagram svg{max-width:none}}
 @media print{
 nav{display:none}
 body{font-size:10.5pt}

@@ -90,22 +90,8 @@ func TestDocsExport(t *testing.T) {
 // on one: the diagrams are laid out and drawn the same way every time.
 func docsDeterministic(t *testing.T, a string) {
 	b := exportDocs(t, 4, "html")
-	files := 0
-	err := filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(a, p)
-		x, _ := os.ReadFile(p)
-		y, err := os.ReadFile(filepath.Join(b, rel))
-		if err != nil || !bytes.Equal(x, y) {
-			t.Errorf("%s differs between the two exports", rel)
-		}
-		files++
-		return nil
-	})
-	if err != nil || files < 40 {
-		t.Fatalf("compared %d files: %v", files, err)
+	if files := sameFiles(t, a, b); files < 40 {
+		t.Fatalf("compared %d files", files)
 	}
 }
 
@@ -115,50 +101,65 @@ func docsDeterministic(t *testing.T, a string) {
 // CSS url() and @import) is relative, a fragment or a data: URL. Pages
 // whose Markdown has a Mermaid diagram have as many inline SVG drawings.
 func docsLoadNothingFromOtherHosts(t *testing.T, dir string) {
-	pages := 0
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".html") {
-			return err
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		for _, problem := range foreignLoads(src) {
+	pages := eachFile(t, dir, ".html", func(rel string, page []byte) {
+		for _, problem := range foreignLoads(page) {
 			t.Errorf("%s: %s", rel, problem)
 		}
-		pages++
-		return nil
 	})
-	if err != nil || pages < 40 {
-		t.Fatalf("read %d pages: %v", pages, err)
+	if pages < 40 {
+		t.Fatalf("read %d pages", pages)
 	}
-	md := exportDocs(t, 1, "markdown")
 	diagrams := 0
-	err = filepath.WalkDir(md, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".md") {
-			return err
-		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(md, p)
+	eachFile(t, exportDocs(t, 1, "markdown"), ".md", func(rel string, src []byte) {
 		page, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(rel, ".md")+".html"))
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
 		want := bytes.Count(src, []byte("```mermaid\n"))
 		if got := bytes.Count(page, []byte(`<figure class="diagram"><svg `)); got != want {
 			t.Errorf("%s: %d inline SVG diagrams, want %d (its Markdown has %d Mermaid blocks)", rel, got, want, want)
 		}
 		diagrams += want
+	})
+	if diagrams < 40 {
+		t.Fatalf("checked %d diagrams", diagrams)
+	}
+}
+
+// eachFile calls fn with every file under dir whose name ends in suffix,
+// by its path relative to dir, and returns how many there were.
+func eachFile(t *testing.T, dir, suffix string, fn func(rel string, data []byte)) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, suffix) {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fn(rel, data)
+		n++
 		return nil
 	})
-	if err != nil || diagrams < 40 {
-		t.Fatalf("checked %d diagrams: %v", diagrams, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return n
+}
+
+// sameFiles reports every file of a that b lacks or has with other bytes,
+// and returns how many files a has.
+func sameFiles(t *testing.T, a, b string) int {
+	t.Helper()
+	return eachFile(t, a, "", func(rel string, x []byte) {
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between %s and %s", rel, a, b)
+		}
+	})
 }
 
 // cssURL finds what CSS would load: url(...) and @import.
