@@ -3,6 +3,8 @@ package generator
 import (
 	"fmt"
 	"strings"
+
+	"github.com/odbackup/odbackup/generator/diagram"
 )
 
 // markdown builds a document that renders the same on GitLab and GitHub:
@@ -65,6 +67,17 @@ func (m *markdown) code(lang, text string) {
 	m.block(fence + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + fence)
 }
 
+// diagram writes a flowchart as a Mermaid block, which GitLab and GitHub
+// draw; odbackup docs reads it back and draws it as SVG.
+func (m *markdown) diagram(g *diagram.Graph) {
+	m.code("mermaid", mustMermaid(g))
+}
+
+// mustMermaid is g as Mermaid. The emitters build their graphs from ids
+// mermaidID made and from the catalog, so an inconsistent graph is a bug in
+// odbackup, not bad input.
+func mustMermaid(g *diagram.Graph) string { return g.MustMermaid() }
+
 // note writes a blockquote.
 func (m *markdown) note(format string, args ...any) {
 	m.block("> " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", "\n> "))
@@ -115,11 +128,6 @@ func code(s string) string {
 
 // link returns a Markdown link.
 func link(text, target string) string { return "[" + text + "](" + target + ")" }
-
-// mermaidLabel makes text safe inside a quoted Mermaid node label.
-func mermaidLabel(s string) string {
-	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
-}
 
 // mermaidID makes a Mermaid node id from any string.
 func mermaidID(prefix, s string) string {

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator/diagram"
 	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
@@ -444,18 +445,20 @@ func (rb *runbooks) overview(m *markdown, app *schema.SiteApp, restores []*Resto
 		rows = append(rows, []string{fmt.Sprint(i + 1), code(st.Store.ID), st.Store.Content, rb.backupWay(st), link(code(r.Path), "../"+r.Path)})
 	}
 	m.table([]string{"step", "store", "holds", "backed up", "restore Job"}, rows)
-	var diagram strings.Builder
-	diagram.WriteString("flowchart LR\n")
-	fmt.Fprintf(&diagram, "  stop[\"3. stop %s\"]\n", mermaidLabel(app.Name))
+	steps := diagram.New(diagram.Right)
+	steps.AddNode("stop", "3. stop "+app.Name, "", "")
 	prev := "stop"
 	for i, r := range restores {
 		id := fmt.Sprintf("s%d", i+1)
-		fmt.Fprintf(&diagram, "  %s[\"4.%d %s\"]\n", id, i+1, mermaidLabel(restoreTitlePlain(r)))
-		fmt.Fprintf(&diagram, "  %s --> %s\n", prev, id)
+		steps.AddNode(id, fmt.Sprintf("4.%d %s", i+1, restoreTitlePlain(r)), "", "")
+		steps.AddEdge(prev, id)
 		prev = id
 	}
-	fmt.Fprintf(&diagram, "  start[\"5. start %s\"]\n  %s --> start\n  verify[\"6. verify\"]\n  start --> verify\n", mermaidLabel(app.Name), prev)
-	m.code("mermaid", diagram.String())
+	steps.AddNode("start", "5. start "+app.Name, "", "")
+	steps.AddEdge(prev, "start")
+	steps.AddNode("verify", "6. verify", "", "")
+	steps.AddEdge("start", "verify")
+	m.diagram(steps)
 	var notes []string
 	notes = append(notes, app.Notes...)
 	for _, r := range restores {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/diagram"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -132,8 +133,7 @@ func (rb *runbooks) snapshotOnly() string {
 func (rb *runbooks) order(m *markdown, apps []*schema.SiteApp) {
 	m.heading(2, "2. Order of a site-wide restore")
 	m.para("When more than one app lost data, restore them tier by tier: the data services the others run on, then identity (Nubus: the LDAP primary, Keycloak's databases, the provisioning queue), then the applications, which authenticate against Nubus and keep their data in the data services. Within a tier, follow the order below; apps of one tier may be restored in parallel by different people once the tier before is done.")
-	var diagram strings.Builder
-	diagram.WriteString("flowchart TD\n")
+	order := diagram.New(diagram.Down)
 	var tiers []string
 	for _, a := range apps {
 		if !slices.Contains(tiers, a.Tier) {
@@ -141,25 +141,24 @@ func (rb *runbooks) order(m *markdown, apps []*schema.SiteApp) {
 		}
 	}
 	for i, t := range tiers {
-		fmt.Fprintf(&diagram, "  subgraph %s[\"%d. %s\"]\n    direction LR\n", mermaidID("tier_", t), i+1, mermaidLabel(tierTitle[t]))
+		order.AddGroup(mermaidID("tier_", t), fmt.Sprintf("%d. %s", i+1, tierTitle[t]), diagram.Right)
 		prev := ""
 		for _, a := range apps {
 			if a.Tier != t {
 				continue
 			}
 			id := mermaidID("app_", a.ID)
-			fmt.Fprintf(&diagram, "    %s[\"%s\"]\n", id, mermaidLabel(a.Name))
+			order.AddNode(id, a.Name, mermaidID("tier_", t), "")
 			if prev != "" {
-				fmt.Fprintf(&diagram, "    %s --> %s\n", prev, id)
+				order.AddEdge(prev, id)
 			}
 			prev = id
 		}
-		diagram.WriteString("  end\n")
 		if i > 0 {
-			fmt.Fprintf(&diagram, "  %s --> %s\n", mermaidID("tier_", tiers[i-1]), mermaidID("tier_", t))
+			order.AddEdge(mermaidID("tier_", tiers[i-1]), mermaidID("tier_", t))
 		}
 	}
-	m.code("mermaid", diagram.String())
+	m.diagram(order)
 	var rows [][]string
 	for i, a := range apps {
 		restores := rb.appRestores(a.ID)

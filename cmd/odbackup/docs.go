@@ -18,9 +18,9 @@ DIR/<site>/, with the restore Jobs they link to.
 
 --format html (the default) makes a small static site: one page per
 document, rendered with goldmark (GitHub Flavored Markdown), links between
-documents pointing at their pages, an index.html with navigation, and
-Mermaid diagrams drawn in the browser by Mermaid 11.4.1 from jsDelivr (the
-only thing the pages load; offline, a diagram shows as its source).
+documents pointing at their pages, navigation on every page, a print
+stylesheet, and the Mermaid diagrams drawn at export time as inline SVG (by
+D2): the pages load nothing from any other host and work offline.
 --format markdown writes the Markdown files as they are, for teams that
 publish Markdown themselves.
 

@@ -19,7 +19,8 @@ GO=${GO:-go}
 export GO
 
 # What the servers and the tests use from Debian.
-packages=(mariadb-server mariadb-client redis-server slapd ldap-utils rclone shellcheck curl openssl busybox)
+# chromium: e2e/browser opens the HTML export of odbackup docs in it.
+packages=(mariadb-server mariadb-client redis-server slapd ldap-utils rclone shellcheck curl openssl busybox chromium)
 [[ -x ${ODBACKUP_E2E_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb ]] || packages+=(postgresql-15)
 
 t0=$SECONDS
@@ -43,5 +44,7 @@ rc=0
 (cd "$root" && ODBACKUP_E2E=1 "$GO" test -count=1 "$@" ./e2e/...) || rc=$?
 t4=$SECONDS
 
+browser=${ODBACKUP_E2E_DIR:-/tmp/odbackup-e2e}/browser
+[[ -d $browser ]] && echo "e2e: screenshots of the HTML docs (e2e/browser) in $browser" >&2
 echo "e2e: tools $((t1 - t0)) s, packages $((t2 - t1)) s, servers $((t3 - t2)) s, tests $((t4 - t3)) s; go test exit $rc" >&2
 exit "$rc"

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/odbackup/odbackup/generator/diagram"
 )
 
 // snapshotNote says plainly what a CSI snapshot does and does not protect
@@ -73,32 +75,27 @@ func snapshotOnlyWords(t CoverageTotals) string {
 	return fmt.Sprintf("%d covered stores have only CSI snapshots, no copy off their storage system.", t.SnapshotOnly)
 }
 
-// mermaidClasses colour the diagram's stores by status.
+// mermaidClasses colour the diagram's stores by status; an undecided
+// store is drawn as unprotected, which it is.
 var mermaidClasses = []struct {
 	status CoverageStatus
-	class  string
-	style  string
+	style  diagram.Style
 }{
-	{CoverageCovered, "covered", "fill:#c8e6c9,stroke:#2e7d32,color:#1b5e20"},
-	{CoverageWaived, "waived", "fill:#fff3c4,stroke:#f9a825,color:#5d4300"},
-	{CoverageOptedOut, "optedOut", "fill:#ffe0b2,stroke:#ef6c00,color:#6d3200"},
-	{CoverageNever, "never", "fill:#eeeeee,stroke:#9e9e9e,color:#424242"},
-	{CoverageNotDeployed, "notDeployed", "fill:#ffffff,stroke:#bdbdbd,color:#757575,stroke-dasharray:4 3"},
-	{CoverageUnprotected, "unprotected", "fill:#ffcdd2,stroke:#c62828,color:#b71c1c"},
-	{CoverageUndecided, "unprotected", ""},
+	{CoverageCovered, diagram.Style{Name: "covered", Fill: "#c8e6c9", Stroke: "#2e7d32", Text: "#1b5e20"}},
+	{CoverageWaived, diagram.Style{Name: "waived", Fill: "#fff3c4", Stroke: "#f9a825", Text: "#5d4300"}},
+	{CoverageOptedOut, diagram.Style{Name: "optedOut", Fill: "#ffe0b2", Stroke: "#ef6c00", Text: "#6d3200"}},
+	{CoverageNever, diagram.Style{Name: "never", Fill: "#eeeeee", Stroke: "#9e9e9e", Text: "#424242"}},
+	{CoverageNotDeployed, diagram.Style{Name: "notDeployed", Fill: "#ffffff", Stroke: "#bdbdbd", Text: "#757575", Dashed: true}},
+	{CoverageUnprotected, diagram.Style{Name: "unprotected", Fill: "#ffcdd2", Stroke: "#c62828", Text: "#b71c1c"}},
 }
 
 // markdownDiagram draws apps → stores. Stores of other editions and
 // releases are in the tables only: they are not part of the site.
 func markdownDiagram(b *strings.Builder, c Coverage) {
 	b.WriteString("## Overview\n\nApps and their stores, coloured by status; stores of other editions and releases are listed below, not drawn.\n\n")
-	b.WriteString("```mermaid\nflowchart LR\n")
-	defined := map[string]bool{}
+	g := diagram.New(diagram.Right)
 	for _, m := range mermaidClasses {
-		if m.style != "" && !defined[m.class] {
-			defined[m.class] = true
-			fmt.Fprintf(b, "  classDef %s %s\n", m.class, m.style)
-		}
+		g.AddStyle(m.style)
 	}
 	for i, app := range c.Apps {
 		drawn := false
@@ -107,28 +104,28 @@ func markdownDiagram(b *strings.Builder, c Coverage) {
 				continue
 			}
 			if !drawn {
-				fmt.Fprintf(b, "  a%d[\"%s\"]\n", i, mermaidText(app.Name))
+				g.AddNode(fmt.Sprintf("a%d", i), app.Name, "", "")
 				drawn = true
 			}
 			_, name, _ := strings.Cut(st.ID, "/")
-			fmt.Fprintf(b, "  a%d --> a%ds%d[\"%s<br>%s\"]:::%s\n", i, i, j, mermaidText(name), st.Status.Words(), mermaidClass(st.Status))
+			id := fmt.Sprintf("a%ds%d", i, j)
+			g.AddNode(id, name+"\n"+st.Status.Words(), "", mermaidClass(st.Status))
+			g.AddEdge(fmt.Sprintf("a%d", i), id)
 		}
 	}
-	b.WriteString("```\n\n")
+	b.WriteString("```mermaid\n" + g.MustMermaid() + "```\n\n")
 }
 
 func mermaidClass(s CoverageStatus) string {
+	if s == CoverageUndecided {
+		s = CoverageUnprotected
+	}
 	for _, m := range mermaidClasses {
 		if m.status == s {
-			return m.class
+			return m.style.Name
 		}
 	}
 	return "never"
-}
-
-// mermaidText escapes a label for a quoted Mermaid node.
-func mermaidText(s string) string {
-	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
 }
 
 func markdownCovered(b *strings.Builder, c Coverage) {

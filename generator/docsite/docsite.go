@@ -18,6 +18,7 @@ import (
 	"github.com/yuin/goldmark/util"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/diagram"
 )
 
 // DocFormat is what `odbackup docs` writes.
@@ -32,11 +33,6 @@ const (
 	// for teams that publish Markdown themselves.
 	DocMarkdown DocFormat = "markdown"
 )
-
-// MermaidScript loads Mermaid, pinned, in pages that have diagrams; its
-// startOnLoad renders every <pre class="mermaid">. Without the network the
-// diagrams stay readable as their source text.
-const MermaidScript = `<script type="module">import mermaid from "https://cdn.jsdelivr.net/npm/mermaid@11.4.1/dist/mermaid.esm.min.mjs"; mermaid.initialize({startOnLoad: true});</script>`
 
 // DocSite exports the Markdown documents of a site's generated tree (the
 // runbooks, the coverage report: every .md file) with the files they link
@@ -136,7 +132,7 @@ func markdownTitle(src []byte, p string) string {
 
 // newMarkdownRenderer renders GitHub Flavored Markdown (tables above all)
 // with GitHub-like heading ids, links between documents pointing at their
-// HTML pages, and Mermaid blocks left for Mermaid to draw.
+// HTML pages, and Mermaid diagrams drawn as inline SVG.
 func newMarkdownRenderer() goldmark.Markdown {
 	return goldmark.New(
 		goldmark.WithExtensions(extension.GFM),
@@ -171,7 +167,8 @@ func (htmlLinks) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
 }
 
 // codeBlocks renders fenced code blocks as goldmark does, except Mermaid
-// diagrams, which become <pre class="mermaid"> for Mermaid to draw.
+// diagrams, which are drawn here, at export time, as inline SVG: the pages
+// load nothing, from anywhere, and print as they show.
 type codeBlocks struct{}
 
 func (codeBlocks) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
@@ -188,7 +185,11 @@ func (codeBlocks) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 		}
 		switch lang {
 		case "mermaid":
-			fmt.Fprintf(w, "<pre class=\"mermaid\">%s</pre>\n", html.EscapeString(body.String()))
+			svg, err := diagram.MermaidSVG(body.String())
+			if err != nil {
+				return ast.WalkStop, fmt.Errorf("drawing a diagram: %w", err)
+			}
+			fmt.Fprintf(w, "<figure class=\"diagram\">%s</figure>\n", svg)
 		case "":
 			fmt.Fprintf(w, "<pre><code>%s</code></pre>\n", html.EscapeString(body.String()))
 		default:
@@ -204,46 +205,73 @@ func relPath(from, target string) string {
 	return strings.Repeat("../", up) + target
 }
 
+// pageStyle: readable from phone to desktop (wide tables, code and
+// diagrams scroll inside the page, never the page itself; on a desktop a
+// wide diagram shrinks to fit, on a phone it keeps its size and scrolls, or
+// its labels would be too small to read) and on
+// paper, where runbooks go for the day the cluster and this site are down:
+// no navigation, commands wrapped instead of cut off and kept on one page,
+// tables at full width with their header repeated.
 const pageStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;line-height:1.5;margin:0;color:#1f2328}
 nav{background:#f6f8fa;border-bottom:1px solid #d0d7de;padding:.6em 1.2em;font-size:.9em}
-nav a{margin-right:1em;white-space:nowrap}
-main{max-width:72em;margin:0 auto;padding:1em 1.2em 3em}
-table{border-collapse:collapse;margin:1em 0;display:block;overflow-x:auto}
+nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25em 1.2em}
+nav li{min-width:0;overflow-wrap:anywhere}
+main{max-width:72em;margin:0 auto;padding:1em 1.2em 3em;overflow-wrap:break-word}
+table{border-collapse:collapse;margin:1em 0;display:block;max-width:100%;overflow-x:auto}
 th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
 code{background:#eff1f3;padding:.1em .3em;border-radius:4px;font-size:.9em}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;border-radius:6px}
 pre code{background:none;padding:0}
-pre.mermaid{background:none}
-blockquote{margin:1em 0;padding:0 1em;color:#59636e;border-left:.25em solid #d0d7de}`
+figure.diagram{margin:1em 0;max-width:100%;overflow-x:auto}
+figure.diagram svg{display:block;max-width:100%;height:auto}
+blockquote{margin:1em 0;padding:0 1em;color:#59636e;border-left:.25em solid #d0d7de}
+@media (max-width:40em){nav{padding:.5em .8em}main{padding:.8em .8em 2em}h1{font-size:1.5em}figure.diagram svg{max-width:none}}
+@media print{
+nav{display:none}
+body{font-size:10.5pt}
+main{max-width:none;margin:0;padding:0}
+a{color:inherit}
+h1,h2,h3,h4{break-after:avoid}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;overflow:visible;break-inside:avoid;border:1px solid #d0d7de}
+table{display:table;width:100%;overflow:visible;font-size:9pt}
+thead{display:table-header-group}
+tr,figure.diagram{break-inside:avoid}
+td code,th code{overflow-wrap:anywhere}
+figure.diagram{overflow:visible}
+}`
 
 // htmlPage wraps a rendered document in a page with the site's navigation.
 func htmlPage(site, title, self string, pages []page, body []byte) []byte {
 	var b bytes.Buffer
 	htmlHead(&b, title+" · "+site)
-	b.WriteString("<nav><a href=\"" + relPath(self, "index.html") + "\">" + html.EscapeString(site) + "</a>")
-	for _, p := range pages {
+	siteNav(&b, site, self, pages)
+	b.WriteString("<main>\n")
+	b.Write(body)
+	b.WriteString("</main>\n</body>\n</html>\n")
+	return b.Bytes()
+}
+
+// siteNav is the navigation of every page, the index included: a list, so
+// it wraps on narrow screens; the current page is marked, not linked.
+func siteNav(b *bytes.Buffer, site, self string, pages []page) {
+	b.WriteString("<nav>\n<ul>\n")
+	for _, p := range append([]page{{path: "index.html", title: site}}, pages...) {
 		label := html.EscapeString(p.title)
 		if p.path == self {
-			b.WriteString("<strong>" + label + "</strong> ")
+			b.WriteString("<li><strong aria-current=\"page\">" + label + "</strong></li>\n")
 			continue
 		}
-		b.WriteString("<a href=\"" + relPath(self, p.path) + "\">" + label + "</a>")
+		b.WriteString("<li><a href=\"" + relPath(self, p.path) + "\">" + label + "</a></li>\n")
 	}
-	b.WriteString("</nav>\n<main>\n")
-	b.Write(body)
-	b.WriteString("</main>\n")
-	if bytes.Contains(body, []byte(`<pre class="mermaid">`)) {
-		b.WriteString(MermaidScript + "\n")
-	}
-	b.WriteString("</body>\n</html>\n")
-	return b.Bytes()
+	b.WriteString("</ul>\n</nav>\n")
 }
 
 // indexPage lists every page of the site.
 func indexPage(site string, pages []page) []byte {
 	var b bytes.Buffer
 	htmlHead(&b, site)
+	siteNav(&b, site, "index.html", pages)
 	b.WriteString("<main>\n<h1>" + html.EscapeString(site) + ": restore runbooks and backup coverage</h1>\n")
 	b.WriteString("<p>Generated by odbackup from the site's policy. Start with the disaster-recovery order when more than one app lost data.</p>\n<ul>\n")
 	for _, p := range pages {
