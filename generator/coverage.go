@@ -235,7 +235,7 @@ func NewCoverage(p *Plan) (Coverage, error) {
 				cs.Waiver = nil
 			}
 			for _, s := range steps[st.ID] {
-				b, err := coverageBackup(s)
+				b, err := coverageBackup(s, pol.Schedule.TimeZone)
 				if err != nil {
 					return Coverage{}, err
 				}
@@ -249,8 +249,8 @@ func NewCoverage(p *Plan) (Coverage, error) {
 	return c, nil
 }
 
-func coverageBackup(s *Step) (CoverageBackup, error) {
-	rpo, runs, err := RPO(s.Job.Schedule)
+func coverageBackup(s *Step, timeZone string) (CoverageBackup, error) {
+	rpo, runs, err := RPO(s.Job.Schedule, timeZone)
 	if err != nil {
 		return CoverageBackup{}, fmt.Errorf("CronJob %s: %w", s.Job.Name, err)
 	}
