@@ -22,11 +22,12 @@ fmt-check:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	cd cue && $(GO) tool cue fmt --check ./...
 
-# shellcheck checks every generated script; the test fails without it here.
+# shellcheck checks every generated script and promtool (Debian package
+# prometheus) every generated alert rule; the tests fail without them here.
 unit:
-	e2e/scripts/ensure-packages.sh shellcheck
+	e2e/scripts/ensure-packages.sh shellcheck prometheus
 	$(GO) vet ./...
-	ODBACKUP_SHELLCHECK=required $(GO) test ./...
+	ODBACKUP_SHELLCHECK=required ODBACKUP_PROMTOOL=required $(GO) test ./...
 
 # The schema works with the upstream cue tool too (see README).
 cue-vet:
