@@ -22,12 +22,13 @@ fmt-check:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	cd cue && $(GO) tool cue fmt --check ./...
 
-# shellcheck checks every generated script, and the script tests of
-# internal/scripttest run them under busybox; the tests fail without them here.
+# shellcheck checks every generated script, the script tests of
+# internal/scripttest run them under busybox, and promtool (Debian package
+# prometheus) checks every generated alert rule; the tests fail without them.
 unit:
-	e2e/scripts/ensure-packages.sh shellcheck busybox
+	e2e/scripts/ensure-packages.sh shellcheck busybox prometheus
 	$(GO) vet ./...
-	ODBACKUP_SHELLCHECK=required ODBACKUP_BUSYBOX=required $(GO) test -timeout 30m ./...
+	ODBACKUP_SHELLCHECK=required ODBACKUP_BUSYBOX=required ODBACKUP_PROMTOOL=required $(GO) test -timeout 30m ./...
 
 # The schema works with the upstream cue tool too (see README).
 cue-vet:

@@ -73,6 +73,12 @@ func Emit(plan *Plan) (Tree, error) {
 		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
 		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))
 	}
+	// Alert rules: in the kustomization only where the policy says so.
+	if g.err == nil {
+		var inKustomization []string
+		inKustomization, g.err = g.addAlerts(tree)
+		resources = append(resources, inKustomization...)
+	}
 	// Restore Jobs and runbooks: in the tree, never in the kustomization.
 	if g.err == nil {
 		g.err = g.addRestore(tree)

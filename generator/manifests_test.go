@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -57,7 +58,7 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
 		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
 	for _, p := range tree.Paths() {
-		if !strings.HasSuffix(p, ".yaml") {
+		if !strings.HasSuffix(p, ".yaml") || p == "alerts/rules.yaml" { // a Prometheus rules file, not an object
 			continue
 		}
 		for i, doc := range bytes.Split(tree[p], []byte("\n---\n")) {
@@ -94,6 +95,9 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 				var o snapshotv1.VolumeSnapshotClass
 				strict(t, where, doc, &o)
 				d.classes = append(d.classes, &o)
+			case "PrometheusRule":
+				var o monitoringv1.PrometheusRule
+				strict(t, where, doc, &o)
 			case "Kustomization":
 				var o kustomize.Kustomization
 				strict(t, where, doc, &o)
@@ -153,9 +157,15 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		if d.kust == nil {
 			t.Fatalf("%s: no kustomization.yaml", site)
 		}
+		sites, err := exampleSites()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var want []string
 		for _, p := range tree.Paths() {
-			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") {
+			alerts := strings.HasPrefix(p, "alerts/")
+			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") &&
+				(!alerts || p == "alerts/prometheusrule.yaml" && sites[site].Policy.Alerts.InKustomization) {
 				want = append(want, p)
 			}
 		}

@@ -28,7 +28,8 @@ const (
 	// the next night rather than colliding with the morning's load.
 	startingDeadlineSeconds = 1800
 	// A backup job may run 6 hours, maintenance 12 (prune and check read
-	// the repository).
+	// the repository). All three are maxima: jobDeadlines shortens them to
+	// fit a schedule that runs more often.
 	backupDeadlineSeconds      = 6 * 3600
 	maintenanceDeadlineSeconds = 12 * 3600
 	backoffLimit               = 1
@@ -258,6 +259,10 @@ func apiAccessVolume() corev1.Volume {
 
 func (g *generation) cronJob(name, app, schedule string, deadline int64, annotations map[string]string, pod corev1.PodSpec) *batchv1.CronJob {
 	pol := g.plan.Site.Policy
+	startingDeadline, deadline, err := jobDeadlines(schedule, pol.Schedule.TimeZone, deadline)
+	if err != nil {
+		g.fail(fmt.Errorf("CronJob %s: %w", name, err))
+	}
 	labels := objectLabels(pol.Site, app)
 	podLabels := objectLabels(pol.Site, app)
 	podLabels[labelJob] = name
@@ -270,7 +275,7 @@ func (g *generation) cronJob(name, app, schedule string, deadline int64, annotat
 			Schedule:                   schedule,
 			TimeZone:                   ptr.To(pol.Schedule.TimeZone),
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-			StartingDeadlineSeconds:    ptr.To[int64](startingDeadlineSeconds),
+			StartingDeadlineSeconds:    ptr.To(startingDeadline),
 			SuccessfulJobsHistoryLimit: ptr.To[int32](historyLimit),
 			FailedJobsHistoryLimit:     ptr.To[int32](historyLimit),
 			JobTemplate: batchv1.JobTemplateSpec{

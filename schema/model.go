@@ -185,6 +185,15 @@ type Policy struct {
 	Services      Services               `json:"services"`
 	Images        Images                 `json:"images"`
 	Resources     Resources              `json:"resources"`
+	Alerts        Alerts                 `json:"alerts"`
+}
+
+// Alerts configures the alert rules of the site's alerts/ folder.
+type Alerts struct {
+	// RunbookBaseURL is where `odbackup docs` output is published; empty
+	// when the site has not said.
+	RunbookBaseURL  string `json:"runbookBaseURL,omitempty"`
+	InKustomization bool   `json:"inKustomization"`
 }
 
 // AppPolicy is the site's setting for one app.

@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue/token"
 	"github.com/agnivade/levenshtein"
 	"github.com/robfig/cron/v3"
+
+	"github.com/odbackup/odbackup/generator/schedule"
 )
 
 // checker runs the rules that need the catalog: ids, editions, releases,
@@ -407,6 +409,16 @@ func (c *checker) checkTargets(site []*SiteApp) {
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 func (c *checker) checkSchedules() {
+	// The time zone as the CronJobs will have it: the user's or the
+	// default. CUE has checked its shape; whether it exists is checked
+	// here, as the API server would.
+	var zone string
+	var loc *time.Location
+	if c.decode("schedule.timeZone", &zone) {
+		// An unknown zone is reported by checkTimeZone, with the closest
+		// name; its schedules are not checked against it.
+		loc, _ = schedule.Location(zone)
+	}
 	check := func(path cue.Path) {
 		v := c.user.LookupPath(path)
 		s, err := v.String()
@@ -415,8 +427,21 @@ func (c *checker) checkSchedules() {
 		}
 		if msg := cronProblem(s); msg != "" {
 			c.report(path, "%s", msg)
-		} else if c.today != "" && neverRuns(s) {
+			return
+		}
+		if c.today != "" && neverRuns(s) {
 			c.report(path, "schedule %q never runs: no date has that day of the month in that month; the CronJob would be created and never start a job", s)
+			return
+		}
+		if loc == nil {
+			return
+		}
+		// The CronJob controller (the same cron library) never runs a
+		// time the clocks skip: a daily job at 02:30 in Europe/Berlin
+		// has no run on the night of the spring change.
+		if at, skipped, err := schedule.SkippedRun(s, loc); err == nil && skipped {
+			c.report(path, "schedule %q runs at %s, a time that does not exist in %s (the clocks go forward): "+
+				"the job would not run that night; choose a time outside the hour the clocks skip", s, at, zone)
 		}
 	}
 	check(cue.ParsePath("maintenance.schedule"))

@@ -236,7 +236,7 @@ func NewCoverage(p *plan.Plan) (Coverage, error) {
 				cs.Waiver = nil
 			}
 			for _, s := range steps[st.ID] {
-				b, err := coverageBackup(s)
+				b, err := coverageBackup(s, pol.Schedule.TimeZone)
 				if err != nil {
 					return Coverage{}, err
 				}
@@ -250,8 +250,8 @@ func NewCoverage(p *plan.Plan) (Coverage, error) {
 	return c, nil
 }
 
-func coverageBackup(s *plan.Step) (CoverageBackup, error) {
-	rpo, runs, err := RPO(s.Job.Schedule)
+func coverageBackup(s *plan.Step, timeZone string) (CoverageBackup, error) {
+	rpo, runs, err := RPO(s.Job.Schedule, timeZone)
 	if err != nil {
 		return CoverageBackup{}, fmt.Errorf("CronJob %s: %w", s.Job.Name, err)
 	}

@@ -15,7 +15,8 @@ const snapshotNote = "A CSI snapshot lives on the same storage system as its vol
 
 // rpoNote says how RPO is computed.
 const rpoNote = "RPO is the worst-case data loss the schedule allows: the longest gap between two runs " +
-	"over a whole calendar cycle (wall-clock time; a daylight-saving change adds or takes an hour)."
+	"over a whole calendar cycle, in real time in the site's time zone (a daily job's worst case is 25 hours " +
+	"where autumn's daylight-saving change adds an hour)."
 
 // CoverageMarkdown renders coverage.md: totals, a Mermaid diagram of apps
 // and stores coloured by status, and one table per group of statuses.

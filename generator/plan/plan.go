@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/schedule"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -249,7 +250,11 @@ func (p *Plan) planMaintenance() {
 }
 
 // windowSchedule places a job in the backup window at a minute derived from
-// a hash of its name: stable across runs, spread across a site's jobs.
+// a hash of its name: stable across runs, spread across a site's jobs. A
+// minute the site's time zone skips once a year (02:xx in Europe/Berlin on
+// the spring change) moves out of the skipped hour, as the cron library
+// would run no job on that night. (An unknown zone is `odbackup vet`'s to
+// report; the CronJob's deadlines fail on it.)
 func windowSchedule(name string, s schema.Schedule) string {
 	h := fnv.New32a()
 	h.Write([]byte(name))
@@ -257,6 +262,9 @@ func windowSchedule(name string, s schema.Schedule) string {
 	startH, _ := strconv.Atoi(s.Window.Start[:2])
 	startM, _ := strconv.Atoi(s.Window.Start[3:])
 	at := (startH*60 + startM + offset) % (24 * 60)
+	if loc, err := schedule.Location(s.TimeZone); err == nil {
+		at = schedule.AvoidSkipped(at, startH*60+startM, s.Window.Hours*60, loc)
+	}
 	return fmt.Sprintf("%d %d * * *", at%60, at/60)
 }
 
