@@ -77,6 +77,7 @@ var commands = []command{
 	{"build", "write manifests, runbooks and coverage for site policies", runBuild},
 	{"coverage", "report what a policy backs up, or what a change does to that", runCoverage},
 	{"docs", "export the runbooks and coverage reports as a static site", runDocs},
+	{"preflight", "check a site's namespace against what its plan needs", runPreflight},
 	{"catalog", "print the catalog of openDesk's data stores", runCatalog},
 	{"init", "print a starter site policy", runInit},
 	{"version", "print odbackup's version", runVersion},
