@@ -18,8 +18,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/odbackup/odbackup/generator/preflight"
 )
@@ -52,27 +53,32 @@ func ReadFile(path, namespace string, stdin io.Reader) (preflight.Inventory, err
 		return preflight.Inventory{}, fmt.Errorf("%s: %s is more than an inventory can be (at most %s); it should hold only what `%s` prints",
 			path, sizeWords(fi.Size()), sizeWords(maxBytes), fmt.Sprintf(Command, namespace))
 	}
-	inv, err := Read(f, path, namespace)
-	var pe *positionError
-	if errors.As(err, &pe) {
-		// Name the line and column: read the file again up to the error.
-		if line, col, ok := position(path, pe.offset, pe.msg); ok {
-			return inv, fmt.Errorf("%s:%d:%d: %s", path, line, col, pe.msg)
+	inv, err := read(f, path, namespace)
+	var se *syntaxError
+	if errors.As(err, &se) {
+		// Name the line and column: scan the file again up to the error.
+		if line, col, ok := position(path); ok {
+			return inv, fmt.Errorf("%s:%d:%d: %s", path, line, col, se.msg)
 		}
-		return inv, fmt.Errorf("%s: byte %d: %s", path, pe.offset, pe.msg)
+		return inv, fmt.Errorf("%s: %s", path, se.msg)
 	}
 	return inv, err
 }
 
 // Read reads an inventory from r; name is what messages call it.
 func Read(r io.Reader, name, namespace string) (preflight.Inventory, error) {
+	inv, err := read(r, name, namespace)
+	var se *syntaxError
+	if errors.As(err, &se) {
+		return inv, fmt.Errorf("%s: %s", name, se.msg)
+	}
+	return inv, err
+}
+
+func read(r io.Reader, name, namespace string) (preflight.Inventory, error) {
 	b := newBuilder(namespace)
 	d := &listDecoder{name: name, listKind: "List", b: b}
 	if _, err := d.decode(r); err != nil {
-		var pe *positionError
-		if errors.As(err, &pe) && name == "stdin" {
-			return preflight.Inventory{}, fmt.Errorf("%s: byte %d: %s", name, pe.offset, pe.msg)
-		}
 		return preflight.Inventory{}, err
 	}
 	return b.inventory(), nil
@@ -168,13 +174,10 @@ type skip struct{}
 
 func (*skip) UnmarshalJSON([]byte) error { return nil }
 
-// positionError is a JSON error at a byte offset of the input.
-type positionError struct {
-	offset int64
-	msg    string
-}
+// syntaxError is a JSON syntax error; ReadFile adds its line and column.
+type syntaxError struct{ msg string }
 
-func (e *positionError) Error() string { return fmt.Sprintf("byte %d: %s", e.offset, e.msg) }
+func (e *syntaxError) Error() string { return e.msg }
 
 // countingReader counts the bytes read and stops after maxBytes.
 type countingReader struct {
@@ -205,7 +208,12 @@ func (d *listDecoder) decode(r io.Reader) (string, error) {
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 			return "", fmt.Errorf("%s: not JSON: it ends early (truncated?)", d.name)
 		case errors.As(err, &se):
-			return "", &positionError{offset: se.Offset, msg: "not JSON: " + se.Error()}
+			msg := se.Error()
+			if strings.HasSuffix(msg, "in string literal") {
+				// The character may be part of a Secret's value: not named.
+				msg = "a string holds a character JSON does not allow (a control character or a bad escape)"
+			}
+			return "", &syntaxError{msg: "not JSON: " + msg}
 		}
 		return "", fmt.Errorf("%s: %v", d.name, err)
 	}
@@ -282,7 +290,7 @@ func (d *listDecoder) items(dec *json.Decoder, fail func(error) (string, error))
 		if err := dec.Decode(&it); err != nil {
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) {
-				return fmt.Errorf("%s: item %d: %s is a JSON %s, not a %s", d.name, n, fieldWords(te.Field), te.Value, te.Type)
+				return fmt.Errorf("%s: item %d: %s is a JSON %s, not %s", d.name, n, fieldWords(te.Field), te.Value, typeWords(te.Type))
 			}
 			_, err = fail(err)
 			return err
@@ -320,6 +328,19 @@ func fieldWords(field string) string {
 	return field
 }
 
+// typeWords says what JSON a Go type decodes.
+func typeWords(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice:
+		return "an array"
+	}
+	return t.String()
+}
+
 func tokenWords(tok json.Token) string {
 	switch t := tok.(type) {
 	case json.Delim:
@@ -339,32 +360,26 @@ func tokenWords(tok json.Token) string {
 	return fmt.Sprintf("%v", tok)
 }
 
-// position finds the line and column of the character a syntax error
-// names. encoding/json's offsets point at the character or just past it,
-// depending on where the decoder stopped, so the character decides.
-func position(path string, offset int64, msg string) (line, col int, ok bool) {
+// position finds the line and column of a file's first JSON syntax error.
+// The streaming decoder's offsets are relative to where it last refilled
+// its buffer, so the file is scanned again from its start as one value,
+// whose error offset counts from byte 0 (it points just past the bad
+// character). Only the error path reads the file twice.
+func position(path string) (line, col int, ok bool) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, false
 	}
 	defer f.Close()
-	var bad byte
-	if m := badCharRE.FindStringSubmatch(msg); m != nil {
-		bad = m[1][0]
+	var v skip
+	var se *json.SyntaxError
+	if err := json.NewDecoder(io.LimitReader(f, maxBytes)).Decode(&v); !errors.As(err, &se) || se.Offset < 1 {
+		return 0, 0, false
 	}
-	at := offset
-	if offset > 0 {
-		if _, err := f.Seek(offset-1, io.SeekStart); err == nil {
-			var b [1]byte
-			if n, _ := f.Read(b[:]); n == 1 && b[0] == bad {
-				at = offset - 1
-			}
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return 0, 0, false
-		}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, 0, false
 	}
-	r := bufio.NewReader(io.LimitReader(f, at))
+	r := bufio.NewReader(io.LimitReader(f, se.Offset-1))
 	line, col = 1, 1
 	for {
 		c, err := r.ReadByte()
@@ -379,8 +394,6 @@ func position(path string, offset int64, msg string) (line, col int, ok bool) {
 	}
 	return line, col, true
 }
-
-var badCharRE = regexp.MustCompile(`^not JSON: invalid character '(.)'`)
 
 func sizeWords(n int64) string {
 	switch {

@@ -94,7 +94,9 @@ func TestReadBadInputs(t *testing.T) {
 		{"wrong type", `{"kind": "List", "items": [{"kind": "Secret", "metadata": {"name": 7, "namespace": "opendesk"}}]}`,
 			"inv.json: item 1: metadata.name is a JSON number, not a string"},
 		{"data not object", `{"kind": "List", "items": [{"kind": "Secret", "metadata": {"name": "s", "namespace": "opendesk"}, "data": "dmFsdWU="}]}`,
-			"inv.json: item 1: data is a JSON string, not a map[string]inventory.skip"},
+			"inv.json: item 1: data is a JSON string, not an object"},
+		{"control character in a value", "{\"kind\": \"List\", \"items\": [{\"kind\": \"Secret\", \"data\": {\"k\": \"ab\tc\"}}]}",
+			"inv.json:1:64: not JSON: a string holds a character JSON does not allow (a control character or a bad escape)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "inv.json")
