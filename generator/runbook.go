@@ -553,6 +553,7 @@ func (rb *runbooks) before(m *markdown, app *schema.SiteApp, restores []*Restore
 		fmt.Sprintf("If more than %s is affected, start with %s: it says in which order apps come back and what must exist first (the repository, the Secrets below, the snapshot class).", app.Name, link("the site-wide page", "README.md")),
 		"If Argo CD or Flux syncs this namespace with self-heal, pause it until step 5: it would scale the workloads up again and undo the suspended CronJobs.",
 		"You need rights in the namespace to scale workloads, patch CronJobs and create Jobs, ServiceAccounts, Roles and RoleBindings (to create a Role, Kubernetes wants you to hold its rights yourself).",
+		rb.preflightItem(),
 	}
 	if len(restores) > 1 {
 		items = append(items, "Restore all stores below from backups of the same night: the app expects its stores to agree with each other.")
@@ -689,4 +690,11 @@ func (rb *runbooks) failure(m *markdown, app *schema.SiteApp) {
 		"Fix the cause (a missing Secret, an unreachable repository, a workload still running), delete the Job with the "+code("kubectl delete")+" command of its step, and apply it again. Every restore Job can run again: it replaces what it restores as a whole.",
 		"A PostgreSQL restore is all or nothing. A MariaDB, bucket or Cassandra restore that stopped half-way has restored part of the data: run it again to the end before you start "+app.Name+".",
 	)
+}
+
+// preflightItem tells the operator how to check that the namespace holds
+// everything a runbook's commands and Jobs use, before the first step.
+func (rb *runbooks) preflightItem() string {
+	return fmt.Sprintf("Check that the namespace holds everything this page uses: from the folder you run odbackup build in, %s exits 0 when every Secret and key, claim, workload and Service is there, and otherwise names what is missing and which restore Job or step needs it.",
+		code("odbackup preflight "+shq(rb.site.File)+` --kubeconfig "$KUBECONFIG"`))
 }

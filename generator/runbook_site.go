@@ -40,6 +40,7 @@ func (rb *runbooks) targetsUsed() []string {
 
 func (rb *runbooks) prerequisites(m *markdown) {
 	m.heading(2, "1. What must exist first")
+	m.para("%s", rb.preflightItem())
 	var env []string
 	refs := map[string][]string{}
 	addRefs := func(what string, refsOf ...schema.SecretKeyRef) {

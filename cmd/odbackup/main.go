@@ -78,6 +78,7 @@ var commands = []command{
 	{"coverage", "report what a policy backs up, or what a change does to that", runCoverage},
 	{"docs", "export the runbooks and coverage reports as a static site", runDocs},
 	{"upgrade", "say what an openDesk release bump changes in a site's backups", runUpgrade},
+	{"preflight", "check a site's namespace against what its plan needs", runPreflight},
 	{"catalog", "print the catalog of openDesk's data stores", runCatalog},
 	{"init", "print a starter site policy", runInit},
 	{"version", "print odbackup's version", runVersion},
