@@ -73,9 +73,13 @@ func Emit(plan *Plan) (Tree, error) {
 		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
 		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))
 	}
-	// Restore Jobs and runbooks: in the tree, never in the kustomization.
+	// Restore Jobs, runbooks and pre-upgrade Jobs: in the tree, never in
+	// the kustomization.
 	if g.err == nil {
 		g.err = g.addRestore(tree)
+	}
+	if g.err == nil {
+		g.err = g.addPreUpgrade(tree)
 	}
 	slices.Sort(resources)
 	k := kustomize.Kustomization{
