@@ -111,6 +111,8 @@ func TestExamplesOnAPIServer(t *testing.T) {
 
 			restore := filepath.Join(dir, "restore")
 			e.MustKubectl(t, "", "apply", "--server-side", "--field-manager=odbackup-e2e", "--dry-run=server", "-R", "-f", restore)
+			// The pre-upgrade Jobs, as the upgrade runbook applies them.
+			e.MustKubectl(t, "", "apply", "--server-side", "--field-manager=odbackup-e2e", "--dry-run=server", "-R", "-f", filepath.Join(dir, "pre-upgrade"))
 			// The runbooks' way to choose a snapshot: sed on the file.
 			var edited []string
 			for _, p := range tree.Paths() {

@@ -79,9 +79,13 @@ func Emit(plan *Plan) (Tree, error) {
 		inKustomization, g.err = g.addAlerts(tree)
 		resources = append(resources, inKustomization...)
 	}
-	// Restore Jobs and runbooks: in the tree, never in the kustomization.
+	// Restore Jobs, runbooks and pre-upgrade Jobs: in the tree, never in
+	// the kustomization.
 	if g.err == nil {
 		g.err = g.addRestore(tree)
+	}
+	if g.err == nil {
+		g.err = g.addPreUpgrade(tree)
 	}
 	slices.Sort(resources)
 	k := kustomize.Kustomization{

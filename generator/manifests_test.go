@@ -36,7 +36,7 @@ func examples(t *testing.T) map[string]generator.Tree {
 // decoded is every object of a generated tree, decoded strictly.
 type decoded struct {
 	cronJobs  map[string]*batchv1.CronJob
-	jobs      map[string]*batchv1.Job // restore Jobs, restore/ only
+	jobs      map[string]*batchv1.Job // restore/ and pre-upgrade/ only
 	accounts  map[string]*corev1.ServiceAccount
 	roles     map[string]*rbacv1.Role
 	bindings  map[string]*rbacv1.RoleBinding
@@ -75,8 +75,8 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 			case "Job":
 				var o batchv1.Job
 				strict(t, where, doc, &o)
-				if !strings.HasPrefix(p, "restore/") {
-					t.Errorf("%s: a Job outside restore/ would run whenever the kustomization is applied", where)
+				if !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") {
+					t.Errorf("%s: a Job outside restore/ and pre-upgrade/ would run whenever the kustomization is applied", where)
 				}
 				d.jobs[o.Name] = &o
 			case "ServiceAccount":
@@ -164,7 +164,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		var want []string
 		for _, p := range tree.Paths() {
 			alerts := strings.HasPrefix(p, "alerts/")
-			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") &&
+			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") &&
 				(!alerts || p == "alerts/prometheusrule.yaml" && sites[site].Policy.Alerts.InKustomization) {
 				want = append(want, p)
 			}

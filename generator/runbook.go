@@ -52,7 +52,7 @@ func newRunbooks(p *Plan, restores []*RestoreJob) *runbooks {
 
 func (rb *runbooks) files() []runbookFile {
 	apps := rb.apps()
-	files := []runbookFile{{path: "runbooks/README.md", data: rb.siteRunbook(apps)}}
+	files := []runbookFile{{path: "runbooks/README.md", data: rb.siteRunbook(apps)}, {path: "runbooks/upgrade.md", data: rb.upgradeRunbook()}}
 	for _, a := range apps {
 		files = append(files, runbookFile{path: "runbooks/" + a.ID + ".md", data: rb.appRunbook(a)})
 	}

@@ -241,22 +241,9 @@ func (rb *runbooks) finding(m *markdown) {
 	}
 }
 
-// beforeUpgrade lists the backups to take before an upgrade.
+// beforeUpgrade points at the upgrade runbook.
 func (rb *runbooks) beforeUpgrade(m *markdown) {
 	m.heading(2, "4. Before an upgrade")
-	m.para("openDesk's upgrades change database schemas and run one-shot migrations; rolling one back means restoring. So back up right before every upgrade, by starting every backup CronJob now, and wait until all of them have completed:")
-	var b strings.Builder
-	var jobs []string
-	for _, j := range rb.plan.Jobs {
-		name := dnsName(63, j.Name, "manual")
-		jobs = append(jobs, "job/"+name)
-		b.WriteString(rb.kubectl(fmt.Sprintf("create job --from=cronjob/%s %s", j.Name, name)) + "\n")
-	}
-	if len(jobs) == 0 {
-		m.para("This site backs nothing up.")
-		return
-	}
-	b.WriteString(rb.kubectl("wait --for=condition=complete --timeout=6h " + strings.Join(jobs, " ")))
-	m.code("sh", b.String())
-	m.para("Delete those Jobs afterwards with %s and the same names. A rollback restores every app from these backups, %s first.", code("kubectl delete job"), code("migrations-status"))
+	m.para("openDesk's upgrades change database schemas and run one-shot migrations; rolling one back means restoring. %s says, step by step, how to take a backup of every store right before the upgrade (the Jobs in %s), upgrade, and roll back from those backups if the upgrade fails.",
+		link("upgrade.md", "upgrade.md"), code("../pre-upgrade/"))
 }

@@ -58,8 +58,13 @@ const resticPrepare = `restic_prepare() {
 // restic unlock removes only stale locks, then the backup waits up to 10
 // minutes for live ones (maintenance holds an exclusive lock while it
 // prunes). The lock is taken before --stdin-from-command starts the dump,
-// so a blocked attempt has dumped nothing.
+// so a blocked attempt has dumped nothing. A pre-upgrade Job sets
+// ODBACKUP_PRE_UPGRADE to the release it upgrades from (preupgrade.go), and
+// the snapshot is tagged so.
 const resticBackupFunc = `restic_backup() {
+	if [ -n "${ODBACKUP_PRE_UPGRADE:-}" ]; then
+		set -- --tag=pre-upgrade --tag="from=$ODBACKUP_PRE_UPGRADE" "$@"
+	fi
 	rc=0
 	restic backup "$@" || rc=$?
 	if [ "$rc" -eq 11 ]; then
@@ -125,8 +130,9 @@ func resticScript(what string) *strings.Builder {
 }
 
 // maintenanceScript forgets each store's snapshots with its own retention,
-// scoped to the site (--host) and the store (--tag), then prunes and reads
-// back a subset of the data.
+// scoped to the site (--host) and the store (--tag), keeping pre-upgrade
+// snapshots out of the GFS count and only the newest of them, then prunes
+// and reads back a subset of the data.
 func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 	b := new(strings.Builder)
 	b.WriteString(scriptHeader("odbackup: restic maintenance of target " + m.TargetName))
@@ -141,8 +147,13 @@ func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 		}
 		seen[s.Store.ID] = true
 		r := s.Retention
-		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d\n",
-			shq(site), shq("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly)
+		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d --keep-tag=%s\n",
+			shq(site), shq("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly, preUpgradeTag)
+		// The newest pre-upgrade backup of each file stays until the next
+		// upgrade's replaces it: a failed upgrade is rolled back from it,
+		// however long the upgrade took.
+		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-last=1\n",
+			shq(site), shq("store="+s.Store.ID+","+preUpgradeTag))
 	}
 	b.WriteString("restic prune --retry-lock=1h\n")
 	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shq(subset))

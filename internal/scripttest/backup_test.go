@@ -123,15 +123,19 @@ stores: "nextcloud/postgresql/nextcloud": retention: {daily: 3, weekly: 2, month
 }
 
 // TestRetentionFlags: the maintenance forgets each store with exactly the
-// policy's retention, scoped by the site's host and the store's tag.
+// policy's retention, scoped by the site's host and the store's tag, keeping
+// pre-upgrade snapshots out of that count; then it keeps only the newest
+// pre-upgrade snapshot of each store.
 func TestRetentionFlags(t *testing.T) {
 	t.Parallel()
 	all := retentionSite(t, "site-a")
 	sb := NewSandbox(t)
 	r := sb.MustRun(maintenance(t, all, "t"), Opts{})
 	want := map[string][]string{
-		"nextcloud/postgresql/nextcloud": {"--keep-daily=3", "--keep-weekly=2", "--keep-monthly=1"},
-		"xwiki/postgresql/xwiki":         {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6"},
+		"store=nextcloud/postgresql/nextcloud":             {"--keep-daily=3", "--keep-weekly=2", "--keep-monthly=1", "--keep-tag=pre-upgrade"},
+		"store=xwiki/postgresql/xwiki":                     {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6", "--keep-tag=pre-upgrade"},
+		"store=nextcloud/postgresql/nextcloud,pre-upgrade": {"--keep-last=1"},
+		"store=xwiki/postgresql/xwiki,pre-upgrade":         {"--keep-last=1"},
 	}
 	forgets := callsOf(r.Calls, "restic", "forget")
 	if len(forgets) != len(want) {
@@ -139,19 +143,18 @@ func TestRetentionFlags(t *testing.T) {
 	}
 	for _, c := range forgets {
 		a := stubs.ParseRestic(c.Args)
-		store := ""
-		for _, tag := range a.Flags["tag"] {
-			if s, ok := strings.CutPrefix(tag, "store="); ok {
-				store = s
-			}
-		}
-		keep, ok := want[store]
-		if !ok {
-			t.Errorf("forget of an unexpected store %q: %s", store, c.Line())
+		tags := a.Flags["tag"]
+		if len(tags) != 1 {
+			t.Errorf("forget is not scoped by exactly one --tag: %s", c.Line())
 			continue
 		}
-		if !slices.Equal(a.Flags["host"], []string{"site-a"}) || !slices.Equal(a.Flags["tag"], []string{"store=" + store}) {
-			t.Errorf("forget is not scoped by exactly --host=site-a --tag=store=%s: %s", store, c.Line())
+		keep, ok := want[tags[0]]
+		if !ok {
+			t.Errorf("forget of unexpected snapshots --tag=%s: %s", tags[0], c.Line())
+			continue
+		}
+		if !slices.Equal(a.Flags["host"], []string{"site-a"}) {
+			t.Errorf("forget is not scoped by exactly --host=site-a: %s", c.Line())
 		}
 		var got []string
 		for _, f := range []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"} {
@@ -160,9 +163,9 @@ func TestRetentionFlags(t *testing.T) {
 			}
 		}
 		if !slices.Equal(got, keep) {
-			t.Errorf("%s: retention %v, want %v", store, got, keep)
+			t.Errorf("--tag=%s: retention %v, want %v", tags[0], got, keep)
 		}
-		delete(want, store)
+		delete(want, tags[0])
 	}
 }
 

@@ -96,7 +96,7 @@ func UsesBusybox(c corev1.Container) bool {
 // UsesBusybox).
 func (s *Step) Busybox() bool { return UsesBusybox(s.Container) }
 
-// Steps decodes every CronJob (cronjobs/) and Job (restore/) of a generated
+// Steps decodes every CronJob (cronjobs/) and Job (restore/, pre-upgrade/) of a generated
 // tree into its containers, in file order, then Pod order.
 func Steps(tree map[string][]byte) ([]*Step, error) {
 	var out []*Step
@@ -106,7 +106,7 @@ func Steps(tree map[string][]byte) ([]*Step, error) {
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		if !strings.HasSuffix(p, ".yaml") || !strings.HasPrefix(p, "cronjobs/") && !strings.HasPrefix(p, "restore/") {
+		if !strings.HasSuffix(p, ".yaml") || !strings.HasPrefix(p, "cronjobs/") && !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") {
 			continue
 		}
 		for _, doc := range stubs.Docs(tree[p]) {

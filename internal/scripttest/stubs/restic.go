@@ -485,7 +485,7 @@ func resticForget(rp Repo, r ResticArgs, snaps []Snapshot) int {
 		bucket func(time.Time) string
 	}) bool {
 		return r.has(rule.flag)
-	}) {
+	}) && !r.has("keep-tag") {
 		fmt.Fprintln(os.Stderr, "Fatal: no policy was specified, no snapshots will be removed")
 		return 1
 	}
@@ -508,6 +508,15 @@ func resticForget(rp Repo, r ResticArgs, snaps []Snapshot) int {
 					keep[g[i].ID] = true
 					last = b
 					n--
+				}
+			}
+		}
+		// --keep-tag keeps every snapshot that has all tags of one list,
+		// whatever the other rules say.
+		for _, s := range g {
+			for _, list := range r.Flags["keep-tag"] {
+				if !slices.ContainsFunc(strings.Split(list, ","), func(tag string) bool { return !s.HasTag(tag) }) {
+					keep[s.ID] = true
 				}
 			}
 		}
