@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -126,6 +127,22 @@ func TestCassandraMethod(t *testing.T) {
 	calls()
 	if n := len(e.Snapshots(t, repo, "--tag", "store="+store)); n != 1 {
 		t.Errorf("%d snapshots after a failed run, want 1", n)
+	}
+
+	// kubectl exec can end a stream early and exit 0 (issue 16 item 1): a
+	// tar cut short (in its second member's header: tar pads an archive
+	// with zeros, so a cut near the end may still hold it whole) and an
+	// empty one fail the step and store nothing.
+	for _, cut := range []int{512 + 100, 0} {
+		env := pod(backup)
+		env["ODBACKUP_E2E_EXEC_CUT"] = strconv.Itoa(cut)
+		if r := backup.Run(t, env); r.OK() {
+			t.Errorf("the backup succeeded with a tar cut to %d bytes:\n%s", cut, r)
+		}
+	}
+	calls()
+	if n := len(e.Snapshots(t, repo, "--tag", "store="+store)); n != 1 {
+		t.Errorf("%d snapshots after tars cut short, want 1", n)
 	}
 
 	// The disaster: the SSTables are gone. The restore imports them again.

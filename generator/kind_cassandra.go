@@ -59,14 +59,45 @@ func (cassandraSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.S
 // Cassandra pod and streams the snapshot directories (SSTables and each
 // table's schema.cql) as a tar into restic; the snapshot is cleared on the
 // node afterwards, and before, in case a killed run left one.
+//
+// kubectl exec can end a stream early and still exit 0, and restic
+// --stdin-from-command stores whatever a command printed when it exits 0.
+// So the command restic runs (tar_check) stages the tar in the Pod's
+// emptyDir and proves it whole before restic reads it: tar itself ends an
+// archive with two zero blocks after its last member, which a stream cut
+// short lacks, and reading it through (not seeking) fails on a member cut
+// short. A failing check makes restic store no snapshot.
 func cassandraScript(st *Step) string {
 	c := st.Store.Connection
 	ks := c.Keyspace
 	inner := fmt.Sprintf("set -e; nodetool clearsnapshot -t odbackup -- %[1]s >&2; nodetool flush %[1]s >&2; nodetool snapshot -t odbackup %[1]s >&2; "+
 		"cd %[2]s/%[1]s; tar -cf - */snapshots/odbackup; nodetool clearsnapshot -t odbackup -- %[1]s >&2", ks, strings.TrimRight(c.DataDir, "/"))
 	b := resticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
-	b.WriteString(resticBackup(st, ks+".tar", []string{"keyspace=" + ks},
-		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- sh -c %s`, shq(c.Pod), shq(c.Container), shq(inner))))
+	b.WriteString(shellVar("tar_check", fmt.Sprintf(`set -eu
+stage=$(mktemp)
+trap 'rm -f "$stage"' EXIT
+rc=0
+kubectl --namespace="$ODBACKUP_NAMESPACE" exec %[1]s --container=%[2]s -- sh -c %[3]s >"$stage" || rc=$?
+if [ "$rc" -ne 0 ]; then
+	echo "odbackup: kubectl exec of the snapshot of keyspace %[4]s failed (exit $rc); nothing is stored" >&2
+	exit 1
+fi
+size=$(wc -c <"$stage")
+if [ "$size" -eq 0 ]; then
+	echo "odbackup: the snapshot tar of keyspace %[4]s is empty; nothing is stored" >&2
+	exit 1
+fi
+# tar reads the archive through a pipe: on a file it seeks past members'
+# data and never notices one cut short.
+end=$(tail -c 1024 "$stage" | od -A n -v -t x1 | tr -d ' 0\n')
+if [ $((size %% 512)) -ne 0 ] || [ "$size" -lt 1024 ] || [ -n "$end" ] || ! cat "$stage" | tar -tf - >/dev/null; then
+	echo "odbackup: the snapshot tar of keyspace %[4]s ($size bytes) is cut short: it does not end with tar's end-of-archive blocks or a member is incomplete; nothing is stored" >&2
+	exit 1
+fi
+echo "odbackup: the snapshot tar of keyspace %[4]s is whole ($size bytes)" >&2
+cat "$stage"
+`, shq(c.Pod), shq(c.Container), shq(inner), ks)))
+	b.WriteString(resticBackup(st, ks+".tar", []string{"keyspace=" + ks}, `sh -c "$tar_check"`))
 	return b.String()
 }
 
