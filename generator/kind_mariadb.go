@@ -62,22 +62,37 @@ func likePattern(name string) string {
 	return r.Replace(strings.TrimSuffix(name, "*")) + "%"
 }
 
+// mariadbDumpScript dumps each database into a snapshot of its own. A
+// database that fails does not stop the others: the step fails at the end
+// naming every one that failed. When every database of a wildcard was
+// stored, a last snapshot (databases.txt, tagged databases) lists them:
+// the mark of a complete run, which a restore of "latest" restores.
 func mariadbDumpScript(st *Step) string {
 	c := st.Store.Connection
 	b := resticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
 	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
-	if strings.HasSuffix(c.Database, "*") {
+	wildcard := strings.HasSuffix(c.Database, "*")
+	if wildcard {
 		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
 		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
 		fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: warning: no database on $MARIADB_HOST matches %s; nothing to back up\" >&2\n\texit 0\nfi\n", c.Database)
 	} else {
 		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
 	}
-	b.WriteString("for db in $databases; do\n")
-	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\t")
-	b.WriteString(strings.ReplaceAll(resticBackup(st, "$db.sql", []string{"database=$db"},
-		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`), "\n\t", "\n\t\t"))
+	b.WriteString("failed=\nfor db in $databases; do\n")
+	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\trc=0\n\t")
+	call := resticBackup(st, "$db.sql", []string{"database=$db"},
+		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`)
+	b.WriteString(strings.ReplaceAll(strings.TrimSuffix(call, "\n"), "\n\t", "\n\t\t") + " || rc=$?\n")
+	b.WriteString("\tif [ \"$rc\" -ne 0 ]; then\n\t\techo \"odbackup: database $db failed (exit $rc); going on with the others\" >&2\n\t\tfailed=\"$failed $db\"\n\tfi\n")
 	b.WriteString("done\n")
+	fmt.Fprintf(b, "if [ -n \"$failed\" ]; then\n\techo \"odbackup: database(s) of %s that failed:$failed\" >&2\n\texit 1\nfi\n", st.Store.ID)
+	if wildcard {
+		b.WriteString("# Every database matching the pattern was stored: list them, the mark\n# of a complete run.\n")
+		b.WriteString("list=${TMPDIR:-/tmp}/odbackup-databases.txt\necho \"$databases\" >\"$list\"\n")
+		b.WriteString(resticBackup(st, "databases.txt", []string{"databases"}, `cat "$list"`))
+		b.WriteString("rm -f \"$list\"\n")
+	}
 	return b.String()
 }
 

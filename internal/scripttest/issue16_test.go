@@ -91,7 +91,6 @@ func TestMariaDBWildcardMatchesNothing(t *testing.T) {
 // later steps (oxguard, Redis, S3); the job fails at the end naming every
 // store that failed (here PRIMARYDB_2 of PRIMARYDB_*, and configdb).
 func TestOneFailingDatabaseDoesNotStopOthers(t *testing.T) {
-	pendingFix(t, "3", "the dump loop and the job stop at the first failing database")
 	t.Parallel()
 	all, steps := oxJob(t)
 	sb := NewSandbox(t)
