@@ -105,38 +105,52 @@ func mariadbEnv(c schema.Connection) []corev1.EnvVar {
 // mariadbRestoreScript feeds each database's dump to the mariadb client.
 // The dumps were taken with --databases: each one creates its database if
 // needed, selects it and drops and recreates every table it holds.
+//
+// For a wildcard store, "latest" is the newest complete run: the newest
+// databases.txt (stored only when every database of a run was), and of
+// that run exactly the databases it lists, so nights are never mixed and a
+// database dropped since does not come back.
 func mariadbRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	c := st.Store.Connection
 	tag := "store=" + st.Store.ID
 	b := resticRestoreScript(r, "MariaDB database(s) "+c.Database, true)
 	client := `mariadb --host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
+	latest := fmt.Sprintf(`	echo "odbackup: restoring database %[1]s (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
+	restore_stream %[2]s latest %[3]s %[4]s
+`, c.Database, shq(tag+",database="+c.Database), shq(c.Database+".sql"), client)
+	if strings.HasSuffix(c.Database, "*") {
+		latest = fmt.Sprintf(`	# The newest complete run, and the databases it holds.
+	json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --latest=1 --json)
+	run=$(printf '%%s\n' "$json" | grep -o '"run=[^"]*"' | sed 's/^"run=//; s/"$//' | tail -n 1)
+	if [ -z "$run" ]; then
+		echo "odbackup: no complete run of %[3]s at site %[4]s (a run is complete when every database it found was stored); give snapshot IDs, see ODBACKUP_SNAPSHOT=list" >&2
+		exit 1
+	fi
+	databases=$(restic dump --no-lock --host=%[1]s --tag=%[5]s latest databases.txt)
+	echo "odbackup: restoring run $run of %[3]s, its databases:"
+	echo "$databases"
+	for db in $databases; do
+		echo "odbackup: restoring database $db (run $run) on $MARIADB_HOST:$MARIADB_PORT"
+		restore_stream "%[6]s,run=$run,database=$db" latest "$db.sql" %[7]s
+	done
+`, shq(st.Job.Site), shq(tag+",databases"), st.Store.ID, st.Job.Site, `"`+tag+`,run=$run,databases"`, tag, client)
+	}
 	fmt.Fprintf(b, `# database_of prints the database a snapshot holds, from its database= tag.
 database_of() {
 	sed -n 's/.*"database=\([^"]*\)".*/\1/p' | head -n 1
 }
 if [ "$snapshot" = latest ]; then
-	# The newest snapshot of every database this store has backed up.
-	json=$(store_snapshots --json)
-	databases=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | sed 's/^"database=//; s/"$//' | sort -u)
-	if [ -z "$databases" ]; then
-		echo "odbackup: no snapshot of %[1]s at site %[2]s" >&2
-		exit 1
-	fi
-	for db in $databases; do
-		echo "odbackup: restoring database $db (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
-		restore_stream "%[3]s,database=$db" latest "$db.sql" %[4]s
-	done
-else
+%[1]selse
 	for id in $snapshot; do
 		json=$(restic snapshots --no-lock --json "$id")
 		db=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | database_of)
 		echo "odbackup: restoring database $db (snapshot $id) on $MARIADB_HOST:$MARIADB_PORT"
-		restore_stream %[5]s "$id" "$db.sql" %[4]s
+		restore_stream %[2]s "$id" "$db.sql" %[3]s
 	done
 fi
 echo "odbackup: MariaDB database(s) restored on $MARIADB_HOST:$MARIADB_PORT"
-`, st.Store.ID, st.Job.Site, tag, client, shq(tag))
+`, latest, shq(tag), client)
 	return b.String()
 }
 
@@ -150,7 +164,7 @@ func (rb *runbooks) mariadbSection(m *markdown, _ *schema.SiteApp, r *RestoreJob
 	m.para("What the Job does: for %s it streams the dump (one file per database, named after it, with %s) of the chosen restic snapshot into the %s client, connected to %s as %s (password from Secret %s). The dumps were taken with %s: each one creates its database if it is missing, and drops and creates again every table it holds.",
 		which, code(".sql"), code("mariadb"), code(fmt.Sprintf("%s:%d", c.Host, c.Port)), code(c.User), code(c.PasswordSecret.Name), code("mariadb-dump --databases"))
 	if strings.HasSuffix(c.Database, "*") {
-		m.para("With %s, the Job restores the newest snapshot of every database the store has backed up, and its log lists them with their times: a database that was removed since (and whose snapshots are still kept) comes back too. To restore the databases of one night, give their snapshot IDs, separated by spaces.", code("latest"))
+		m.para("With %s, the Job restores the newest complete run: every backup Job's run tags its snapshots %s, and a run that stored every database matching %s also stores %s, the list of them. The Job restores exactly the databases of that list, from that run: nights are never mixed, and a database removed since does not come back. A run in which a database failed is not complete and is skipped. To restore other databases, give their snapshot IDs, separated by spaces.", code("latest"), code("run=…"), code(c.Database), code("databases.txt"))
 	}
 	m.para("Why this way: a logical dump restores into any MariaDB of a compatible version, and tables come back whole. Tables that exist only in the live database stay; a restore that stopped half-way has restored some tables and not others, so run it again to the end.")
 	rb.applyCommands(m, r)

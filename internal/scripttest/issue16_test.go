@@ -135,7 +135,6 @@ func TestOneFailingDatabaseDoesNotStopOthers(t *testing.T) {
 // databases it contained (not a database dropped since, from an older
 // night).
 func TestWildcardRestoreOneRun(t *testing.T) {
-	pendingFix(t, "4", "latest restores each database's own newest snapshot across nights")
 	t.Parallel()
 	all := example(t, "ee-full")
 	const store = "ox-appsuite/mariadb/PRIMARYDB_*"
