@@ -75,7 +75,11 @@ func mariadbDumpScript(st *Step) string {
 	if wildcard {
 		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
 		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
-		fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: warning: no database on $MARIADB_HOST matches %s; nothing to back up\" >&2\n\texit 0\nfi\n", c.Database)
+		if why := st.Store.MayMatchNothing; why != "" {
+			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s; nothing to back up, as expected when \"%s\n\texit 0\nfi\n", c.Database, shq(why))
+		} else {
+			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s: the user $MARIADB_USER may have lost its privileges, the host may be wrong or the prefix renamed; nothing was backed up\" >&2\n\texit 1\nfi\n", c.Database)
+		}
 	} else {
 		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
 	}

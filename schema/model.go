@@ -88,22 +88,25 @@ type ExecCheck struct {
 // Store is one data store of an app: a row of the storage table.
 type Store struct {
 	// ID ("<app>/<kind>/<name>") and App are filled in after decoding.
-	ID         string       `json:"-"`
-	App        string       `json:"-"`
-	Kind       string       `json:"kind"`
-	Backup     string       `json:"backup"`
-	Editions   []string     `json:"editions"`
-	Releases   []string     `json:"releases"`
-	Identifier string       `json:"identifier"`
-	Paths      []string     `json:"paths"`
-	Content    string       `json:"content"`
-	Reason     string       `json:"reason"`
-	Note       string       `json:"note"`
-	Confidence string       `json:"confidence"`
-	Sources    []Source     `json:"sources"`
-	Restore    StoreRestore `json:"restore"`
-	Connection Connection   `json:"connection"`
-	Export     *Export      `json:"export,omitempty"`
+	ID         string   `json:"-"`
+	App        string   `json:"-"`
+	Kind       string   `json:"kind"`
+	Backup     string   `json:"backup"`
+	Editions   []string `json:"editions"`
+	Releases   []string `json:"releases"`
+	Identifier string   `json:"identifier"`
+	Paths      []string `json:"paths"`
+	Content    string   `json:"content"`
+	Reason     string   `json:"reason"`
+	Note       string   `json:"note"`
+	// MayMatchNothing says why a wildcard identifier may match no
+	// database at run time; empty: matching nothing is a failure.
+	MayMatchNothing string       `json:"mayMatchNothing,omitempty"`
+	Confidence      string       `json:"confidence"`
+	Sources         []Source     `json:"sources"`
+	Restore         StoreRestore `json:"restore"`
+	Connection      Connection   `json:"connection"`
+	Export          *Export      `json:"export,omitempty"`
 }
 
 // Export is a logical export taken by a command in a running pod.

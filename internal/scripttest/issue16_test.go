@@ -70,7 +70,6 @@ func oxJob(t *testing.T) ([]*Step, []*Step) {
 // oxguard* matching no database (lost privileges, a wrong host, a renamed
 // prefix) must fail the step, not back up nothing with a green job.
 func TestMariaDBWildcardMatchesNothing(t *testing.T) {
-	pendingFix(t, "2", "a MariaDB wildcard that matches nothing exits 0 with a warning")
 	t.Parallel()
 	all := example(t, "ee-full")
 	for _, store := range []string{"ox-appsuite/mariadb/PRIMARYDB_*", "ox-appsuite/mariadb/oxguard*"} {
