@@ -185,6 +185,7 @@ if [ -f "$run_dir/id" ]; then
 else
 	run=%[2]s
 fi
+# shellcheck disable=SC2317 # a kind may define it again, to clean up
 on_failure() { :; }
 step_end() {
 	rc=$?

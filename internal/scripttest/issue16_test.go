@@ -220,7 +220,6 @@ func snapshotNames(sb *Sandbox) []string {
 // prune must keep the newest ready ones up to snapshot.keep (3), however
 // many broken ones there are.
 func TestCSIPruneCountsOnlyReady(t *testing.T) {
-	pendingFix(t, "A", "the CSI prune counts snapshots that never became ready")
 	step := csiStep(t)
 	sb := NewSandbox(t)
 	sb.PutObject(volumeSnapshot(t, step, "good-1", 1, true))
@@ -243,7 +242,6 @@ func TestCSIPruneCountsOnlyReady(t *testing.T) {
 // TestCSIFailedRunDeletesItsSnapshot (issue 16 item A): a run whose
 // snapshot never becomes ready deletes the snapshot it created.
 func TestCSIFailedRunDeletesItsSnapshot(t *testing.T) {
-	pendingFix(t, "A", "a failed CSI run leaves its not-ready snapshot behind")
 	step := csiStep(t)
 	sb := NewSandbox(t)
 	sb.PutObject(volumeSnapshot(t, step, "good-1", 1, true))
