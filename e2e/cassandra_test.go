@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,8 @@ func TestCassandraMethod(t *testing.T) {
 	backup := s.Backup(t, store)
 	backup.MustRun(t, pod(backup))
 	want := []string{
+		"nodetool info",
+		"nodetool status dovecot_acl",
 		"nodetool clearsnapshot -t odbackup -- dovecot_acl",
 		"nodetool flush dovecot_acl",
 		"nodetool snapshot -t odbackup dovecot_acl",
@@ -128,6 +131,28 @@ func TestCassandraMethod(t *testing.T) {
 		t.Errorf("%d snapshots after a failed run, want 1", n)
 	}
 
+	// kubectl exec can end a stream early and exit 0 (issue 16 item 1): a
+	// tar cut short (in its second member's header: tar pads an archive
+	// with zeros, so a cut near the end may still hold it whole) and an
+	// empty one fail the step and store nothing.
+	for _, cut := range []int{512 + 100, 0} {
+		env := pod(backup)
+		env["ODBACKUP_E2E_EXEC_CUT"] = strconv.Itoa(cut)
+		if r := backup.Run(t, env); r.OK() {
+			t.Errorf("the backup succeeded with a tar cut to %d bytes:\n%s", cut, r)
+		}
+	}
+	// A node that holds only part of the keyspace (replication factor
+	// below the node count, issue 16 item 5): its snapshot is not the
+	// whole keyspace, and the backup fails saying so.
+	if r := backup.Run(t, pod(backup, "NODETOOL_OWNS=33.3%")); r.OK() || !strings.Contains(r.Stderr, "replication factor") {
+		t.Errorf("the backup of a node owning 33.3%% did not fail naming the replication factor:\n%s", r)
+	}
+	calls()
+	if n := len(e.Snapshots(t, repo, "--tag", "store="+store)); n != 1 {
+		t.Errorf("%d snapshots after tars cut short and a partial node, want 1", n)
+	}
+
 	// The disaster: the SSTables are gone. The restore imports them again.
 	for rel := range files {
 		os.Remove(filepath.Join(ks, rel))
@@ -140,8 +165,9 @@ func TestCassandraMethod(t *testing.T) {
 	for _, table := range []string{"acl", "acl_users"} {
 		wantImports = append(wantImports, fmt.Sprintf("nodetool import dovecot_acl %s %s/odbackup-restore-dovecot_acl/%s-", table, filepath.Dir(data), table))
 	}
-	if len(gotCalls) != 2 || !strings.HasPrefix(gotCalls[0], wantImports[0]) || !strings.HasPrefix(gotCalls[1], wantImports[1]) {
-		t.Errorf("nodetool calls of the restore:\n%s\nwant imports starting:\n%s", strings.Join(gotCalls, "\n"), strings.Join(wantImports, "\n"))
+	if len(gotCalls) != 3 || !strings.HasPrefix(gotCalls[0], wantImports[0]) || !strings.HasPrefix(gotCalls[1], wantImports[1]) ||
+		gotCalls[2] != "nodetool repair -full dovecot_acl" {
+		t.Errorf("nodetool calls of the restore:\n%s\nwant imports starting:\n%s\nthen nodetool repair -full dovecot_acl", strings.Join(gotCalls, "\n"), strings.Join(wantImports, "\n"))
 	}
 	for rel, content := range files {
 		b, err := os.ReadFile(filepath.Join(ks, rel))

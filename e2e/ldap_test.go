@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,18 @@ func TestLDAPExportRoundTrip(t *testing.T) {
 	live := MustRun(t, Cmd{Args: []string{"slapcat", "-f", e.LDAP.Conf}})
 	if ldif != live {
 		t.Fatalf("the snapshot's %s is not slapcat's output (%d bytes, want %d)", file, len(ldif), len(live))
+	}
+	// kubectl exec can end a stream early and exit 0 (issue 16 item 1): a
+	// stream cut short and an empty one fail the step and store nothing.
+	for _, cut := range []int{len(live) / 2, 0} {
+		env := export.ExecPod(t, "SLAPD_CONF="+e.LDAP.Conf)
+		env["ODBACKUP_E2E_EXEC_CUT"] = strconv.Itoa(cut)
+		if r := export.Run(t, env); r.OK() {
+			t.Errorf("the export succeeded with a stream cut to %d of %d bytes:\n%s", cut, len(live), r)
+		}
+	}
+	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+store)); n != 1 {
+		t.Errorf("%d snapshots after exports cut short, want 1", n)
 	}
 
 	// The disaster.

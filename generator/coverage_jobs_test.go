@@ -42,7 +42,7 @@ func TestCoverageMatchesTheJobs(t *testing.T) {
 						want = fmt.Sprintf("store=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d", st.ID, r.GFS.Daily, r.GFS.Weekly, r.GFS.Monthly)
 						all = strings.ReplaceAll(all, "'store="+st.ID+"'", "store="+st.ID)
 					case r.Snapshots > 0:
-						if !strings.Contains(scriptWith(scripts, "CSI snapshot", "("+st.ID+")"), fmt.Sprintf(`if [ "$total" -gt %d ]`, r.Snapshots)) {
+						if !strings.Contains(scriptWith(scripts, "CSI snapshot", "("+st.ID+")"), fmt.Sprintf(`if [ "$ready" -gt %d ]`, r.Snapshots)) {
 							t.Errorf("%s: the snapshot script does not keep %d snapshots", where, r.Snapshots)
 						}
 						continue

@@ -79,7 +79,7 @@ func (csiSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp
 }
 
 func (csiSnapshot) backupWay(rb *runbooks, _ *Step, when string) string {
-	return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d kept) on the cluster's own storage, %s", code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep, when)
+	return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d ready ones kept) on the cluster's own storage, %s", code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep, when)
 }
 
 func (csiSnapshot) snapshotMeaning() string { return "the NAME of a VolumeSnapshot that is READYTOUSE" }
@@ -100,27 +100,49 @@ func (csiSnapshot) glossary() [][]string {
 
 // snapshotScript creates a VolumeSnapshot of one PVC, waits until it is
 // ready to use (failing the Job if it never is) and prunes the store's
-// snapshots to the newest keep.
+// ready snapshots to the newest keep.
+//
+// A run that fails after creating its snapshot deletes it (on_failure,
+// see withRun): a snapshot that never became ready is no backup, and
+// left behind it would pile up run after run. Retention counts only ready
+// snapshots, so broken ones never push good ones out; not-ready ones left
+// by older runs are listed in the log for an operator to look at.
 func snapshotScript(st *Step, manifest []byte, selector string, keep, timeout int) string {
 	var b strings.Builder
 	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: CSI snapshot of PVC %s (%s)", st.Store.Connection.Claim, st.Store.ID)))
 	fmt.Fprintf(&b, "snapshot=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)\n", shq(snapshotPrefix(st)))
-	b.WriteString(`echo "odbackup: creating VolumeSnapshot $snapshot"` + "\n")
+	b.WriteString(`created=false
+# shellcheck disable=SC2317 # step_end, the EXIT trap, calls it
+on_failure() {
+	if [ "$created" = true ]; then
+		echo "odbackup: deleting VolumeSnapshot $snapshot, which this failed run created" >&2
+		kubectl --namespace="$ODBACKUP_NAMESPACE" delete volumesnapshot "$snapshot"
+	fi
+}
+echo "odbackup: creating VolumeSnapshot $snapshot"
+`)
 	b.WriteString("kubectl --namespace=\"$ODBACKUP_NAMESPACE\" create --filename=- <<EOF\n")
 	b.Write(manifest)
-	b.WriteString("EOF\n")
+	b.WriteString("EOF\ncreated=true\n")
 	fmt.Fprintf(&b, `if ! kubectl --namespace="$ODBACKUP_NAMESPACE" wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$snapshot" --timeout="${ODBACKUP_READY_TIMEOUT:-%d}s"; then
 	echo "odbackup: VolumeSnapshot $snapshot did not become ready to use; keeping the older snapshots" >&2
 	kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot "$snapshot" --output=yaml >&2 || true
 	exit 1
 fi
-kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot --selector=%s --sort-by=.metadata.creationTimestamp --output=name >/tmp/snapshots
-total=$(wc -l </tmp/snapshots)
-if [ "$total" -gt %d ]; then
-	echo "odbackup: pruning $((total - %d)) old snapshot(s)"
-	head -n "$((total - %d))" /tmp/snapshots | xargs kubectl --namespace="$ODBACKUP_NAMESPACE" delete
+kubectl --namespace="$ODBACKUP_NAMESPACE" get volumesnapshot --selector=%s --sort-by=.metadata.creationTimestamp \
+	--output=jsonpath='{range .items[*]}{.metadata.name} {.status.readyToUse}{"\n"}{end}' >/tmp/snapshots
+awk '$2 == "true" { print $1 }' /tmp/snapshots >/tmp/snapshots-ready
+awk '$2 != "true" { print $1 }' /tmp/snapshots >/tmp/snapshots-broken
+if [ -s /tmp/snapshots-broken ]; then
+	echo "odbackup: these VolumeSnapshots never became ready to use; retention does not count them, delete them once you have looked at them:" >&2
+	cat /tmp/snapshots-broken >&2
 fi
-`, timeout, shq(selector), keep, keep, keep)
+ready=$(wc -l </tmp/snapshots-ready)
+if [ "$ready" -gt %d ]; then
+	echo "odbackup: pruning $((ready - %d)) old ready snapshot(s), keeping the newest %d"
+	head -n "$((ready - %d))" /tmp/snapshots-ready | xargs kubectl --namespace="$ODBACKUP_NAMESPACE" delete volumesnapshot
+fi
+`, timeout, shq(selector), keep, keep, keep, keep)
 	return b.String()
 }
 
@@ -239,7 +261,7 @@ func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) 
 	}
 	m.para("What the Job does: it checks that %s has 0 replicas and no pods, picks the VolumeSnapshot (with %s: the newest one labelled %s that is ready to use), checks that it belongs to this store, and prints the live claim's storage class, access modes and size. Then it deletes the claim %s and creates it again, with the same name, class, access modes, size, labels and annotations, from the snapshot (%s). The new volume is filled from the snapshot when the workload starts and mounts it.",
 		workload, code("latest"), code(snapshotSelector(st)), code(c.Claim), code("spec.dataSource"))
-	m.para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d. They live on the same storage system as the volume: if that system is lost, so are they.",
+	m.para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d that are ready to use (a run whose snapshot never becomes ready deletes it). They live on the same storage system as the volume: if that system is lost, so are they.",
 		code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep)
 	m.para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", code("Delete"), code("Retain"))
 	m.code("sh", rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+

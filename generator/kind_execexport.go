@@ -70,11 +70,57 @@ func (execExport) storeCheck(_ *runbooks, r *RestoreJob) string {
 	return fmt.Sprintf("%s: the Job's log counts the entries it copied; after loading, %s counts the same.", code(r.Step.Store.ID), code("slapcat -n 1 | grep -c '^dn: '"))
 }
 
+// exportEndMarker is the line the pod prints after an export command
+// succeeded; for LDIF it is a comment, so even a stray copy is harmless.
+func exportEndMarker(e *schema.Export) string {
+	return "# odbackup: end of export " + e.Filename
+}
+
+// execExportScript streams the export into restic through a check.
+// kubectl exec can end a stream early and still exit 0 (kubernetes#124571,
+// #73056), and restic --stdin-from-command stores whatever a command
+// printed when it exits 0. So the pod prints an end marker after the
+// export command succeeded, and the command restic runs (export_check)
+// passes the stream on one line behind, fails when the marker is not its
+// last line, when nothing came before it, or, for LDIF, when the last
+// entry is not ended by its blank line; the marker itself is not stored.
+// A failing check makes restic store no snapshot.
 func execExportScript(st *Step) string {
 	e := st.Store.Export
 	b := resticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
-	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename},
-		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- %s`, shq(e.Pod), shq(e.Container), e.Command)))
+	marker := exportEndMarker(e)
+	inner := "set -e\n" + e.Command + "\necho " + shq(marker)
+	ldif := 0
+	if strings.HasSuffix(e.Filename, ".ldif") {
+		ldif = 1
+	}
+	check := fmt.Sprintf(`set -eu
+status=$(mktemp)
+{
+	rc=0
+	kubectl --namespace="$ODBACKUP_NAMESPACE" exec %[1]s --container=%[2]s -- sh -c %[3]s || rc=$?
+	echo "$rc" >"$status"
+} | awk -v end=%[4]s -v ldif=%[5]d '
+NR > 1 { print prev; last = prev }
+{ prev = $0 }
+END {
+	why = ""
+	if (NR == 0) why = "the export printed nothing"
+	else if (prev != end) why = "the export ended without its end marker: the stream was cut short"
+	else if (NR == 1) why = "the export is empty"
+	else if (ldif && last != "") why = "the last LDIF entry is cut short"
+	if (why != "") { print "odbackup: " why "; nothing is stored" | "cat >&2"; exit 1 }
+}'
+rc=$(cat "$status")
+rm -f "$status"
+if [ "$rc" -ne 0 ]; then
+	echo "odbackup: kubectl exec of the export failed (exit $rc); nothing is stored" >&2
+	exit 1
+fi
+`, shq(e.Pod), shq(e.Container), shq(inner), shq(marker), ldif)
+	b.WriteString(shellVar("export_check", check))
+	fmt.Fprintf(b, "echo %s\n", shq(fmt.Sprintf("odbackup: %s in pod %s, container %s, checked for its end marker", e.Command, e.Pod, e.Container)))
+	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename}, `sh -c "$export_check"`))
 	return b.String()
 }
 

@@ -62,22 +62,41 @@ func likePattern(name string) string {
 	return r.Replace(strings.TrimSuffix(name, "*")) + "%"
 }
 
+// mariadbDumpScript dumps each database into a snapshot of its own. A
+// database that fails does not stop the others: the step fails at the end
+// naming every one that failed. When every database of a wildcard was
+// stored, a last snapshot (databases.txt, tagged databases) lists them:
+// the mark of a complete run, which a restore of "latest" restores.
 func mariadbDumpScript(st *Step) string {
 	c := st.Store.Connection
 	b := resticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
 	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
-	if strings.HasSuffix(c.Database, "*") {
+	wildcard := strings.HasSuffix(c.Database, "*")
+	if wildcard {
 		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
 		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
-		fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: warning: no database on $MARIADB_HOST matches %s; nothing to back up\" >&2\n\texit 0\nfi\n", c.Database)
+		if why := st.Store.MayMatchNothing; why != "" {
+			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s; nothing to back up, as expected when \"%s\n\texit 0\nfi\n", c.Database, shq(why))
+		} else {
+			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s: the user $MARIADB_USER may have lost its privileges, the host may be wrong or the prefix renamed; nothing was backed up\" >&2\n\texit 1\nfi\n", c.Database)
+		}
 	} else {
 		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
 	}
-	b.WriteString("for db in $databases; do\n")
-	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\t")
-	b.WriteString(strings.ReplaceAll(resticBackup(st, "$db.sql", []string{"database=$db"},
-		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`), "\n\t", "\n\t\t"))
+	b.WriteString("failed=\nfor db in $databases; do\n")
+	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\trc=0\n\t")
+	call := resticBackup(st, "$db.sql", []string{"database=$db"},
+		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`)
+	b.WriteString(strings.ReplaceAll(strings.TrimSuffix(call, "\n"), "\n\t", "\n\t\t") + " || rc=$?\n")
+	b.WriteString("\tif [ \"$rc\" -ne 0 ]; then\n\t\techo \"odbackup: database $db failed (exit $rc); going on with the others\" >&2\n\t\tfailed=\"$failed $db\"\n\tfi\n")
 	b.WriteString("done\n")
+	fmt.Fprintf(b, "if [ -n \"$failed\" ]; then\n\techo \"odbackup: database(s) of %s that failed:$failed\" >&2\n\texit 1\nfi\n", st.Store.ID)
+	if wildcard {
+		b.WriteString("# Every database matching the pattern was stored: list them, the mark\n# of a complete run.\n")
+		b.WriteString("list=${TMPDIR:-/tmp}/odbackup-databases.txt\necho \"$databases\" >\"$list\"\n")
+		b.WriteString(resticBackup(st, "databases.txt", []string{"databases"}, `cat "$list"`))
+		b.WriteString("rm -f \"$list\"\n")
+	}
 	return b.String()
 }
 
@@ -90,38 +109,52 @@ func mariadbEnv(c schema.Connection) []corev1.EnvVar {
 // mariadbRestoreScript feeds each database's dump to the mariadb client.
 // The dumps were taken with --databases: each one creates its database if
 // needed, selects it and drops and recreates every table it holds.
+//
+// For a wildcard store, "latest" is the newest complete run: the newest
+// databases.txt (stored only when every database of a run was), and of
+// that run exactly the databases it lists, so nights are never mixed and a
+// database dropped since does not come back.
 func mariadbRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	c := st.Store.Connection
 	tag := "store=" + st.Store.ID
 	b := resticRestoreScript(r, "MariaDB database(s) "+c.Database, true)
 	client := `mariadb --host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
+	latest := fmt.Sprintf(`	echo "odbackup: restoring database %[1]s (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
+	restore_stream %[2]s latest %[3]s %[4]s
+`, c.Database, shq(tag+",database="+c.Database), shq(c.Database+".sql"), client)
+	if strings.HasSuffix(c.Database, "*") {
+		latest = fmt.Sprintf(`	# The newest complete run, and the databases it holds.
+	json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --latest=1 --json)
+	run=$(printf '%%s\n' "$json" | grep -o '"run=[^"]*"' | sed 's/^"run=//; s/"$//' | tail -n 1)
+	if [ -z "$run" ]; then
+		echo "odbackup: no complete run of %[3]s at site %[4]s (a run is complete when every database it found was stored); give snapshot IDs, see ODBACKUP_SNAPSHOT=list" >&2
+		exit 1
+	fi
+	databases=$(restic dump --no-lock --host=%[1]s --tag=%[5]s latest databases.txt)
+	echo "odbackup: restoring run $run of %[3]s, its databases:"
+	echo "$databases"
+	for db in $databases; do
+		echo "odbackup: restoring database $db (run $run) on $MARIADB_HOST:$MARIADB_PORT"
+		restore_stream "%[6]s,run=$run,database=$db" latest "$db.sql" %[7]s
+	done
+`, shq(st.Job.Site), shq(tag+",databases"), st.Store.ID, st.Job.Site, `"`+tag+`,run=$run,databases"`, tag, client)
+	}
 	fmt.Fprintf(b, `# database_of prints the database a snapshot holds, from its database= tag.
 database_of() {
 	sed -n 's/.*"database=\([^"]*\)".*/\1/p' | head -n 1
 }
 if [ "$snapshot" = latest ]; then
-	# The newest snapshot of every database this store has backed up.
-	json=$(store_snapshots --json)
-	databases=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | sed 's/^"database=//; s/"$//' | sort -u)
-	if [ -z "$databases" ]; then
-		echo "odbackup: no snapshot of %[1]s at site %[2]s" >&2
-		exit 1
-	fi
-	for db in $databases; do
-		echo "odbackup: restoring database $db (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
-		restore_stream "%[3]s,database=$db" latest "$db.sql" %[4]s
-	done
-else
+%[1]selse
 	for id in $snapshot; do
 		json=$(restic snapshots --no-lock --json "$id")
 		db=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | database_of)
 		echo "odbackup: restoring database $db (snapshot $id) on $MARIADB_HOST:$MARIADB_PORT"
-		restore_stream %[5]s "$id" "$db.sql" %[4]s
+		restore_stream %[2]s "$id" "$db.sql" %[3]s
 	done
 fi
 echo "odbackup: MariaDB database(s) restored on $MARIADB_HOST:$MARIADB_PORT"
-`, st.Store.ID, st.Job.Site, tag, client, shq(tag))
+`, latest, shq(tag), client)
 	return b.String()
 }
 
@@ -135,7 +168,7 @@ func (rb *runbooks) mariadbSection(m *markdown, _ *schema.SiteApp, r *RestoreJob
 	m.para("What the Job does: for %s it streams the dump (one file per database, named after it, with %s) of the chosen restic snapshot into the %s client, connected to %s as %s (password from Secret %s). The dumps were taken with %s: each one creates its database if it is missing, and drops and creates again every table it holds.",
 		which, code(".sql"), code("mariadb"), code(fmt.Sprintf("%s:%d", c.Host, c.Port)), code(c.User), code(c.PasswordSecret.Name), code("mariadb-dump --databases"))
 	if strings.HasSuffix(c.Database, "*") {
-		m.para("With %s, the Job restores the newest snapshot of every database the store has backed up, and its log lists them with their times: a database that was removed since (and whose snapshots are still kept) comes back too. To restore the databases of one night, give their snapshot IDs, separated by spaces.", code("latest"))
+		m.para("With %s, the Job restores the newest complete run: every backup Job's run tags its snapshots %s, and a run that stored every database matching %s also stores %s, the list of them. The Job restores exactly the databases of that list, from that run: nights are never mixed, and a database removed since does not come back. A run in which a database failed is not complete and is skipped. To restore other databases, give their snapshot IDs, separated by spaces.", code("latest"), code("run=…"), code(c.Database), code("databases.txt"))
 	}
 	m.para("Why this way: a logical dump restores into any MariaDB of a compatible version, and tables come back whole. Tables that exist only in the live database stay; a restore that stopped half-way has restored some tables and not others, so run it again to the end.")
 	rb.applyCommands(m, r)

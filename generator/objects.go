@@ -112,6 +112,7 @@ func resticEnv(t *schema.Target) []corev1.EnvVar {
 func (g *generation) stepContainer(st *Step) containerPlan {
 	cp := kindOf(st).backupContainer(g, st)
 	cp.name = st.Container
+	cp.script = withRun(cp.script, st.Store.ID, st.Container)
 	if st.UsesRestic() {
 		cp.env = append(cp.env, resticEnv(st.Target)...)
 	}
@@ -162,15 +163,28 @@ func (g *generation) resourceRequirements(r schema.Resources) corev1.ResourceReq
 
 // backupPod builds a job's Pod: init containers copy the static binaries
 // the steps need, then every step but the last runs as an init container,
-// in order, and the last as the main container. A failing step stops the
-// Pod, so later steps never run on a half-done group.
+// in order, and the last as the main container. A job of more than one
+// step runs them as a run (see withRun): a first container starts it, a
+// failing step is recorded and the next one runs, and the main container
+// fails the Job naming every store that failed.
 func (g *generation) backupPod(j *Job) corev1.PodSpec {
 	var plans []containerPlan
 	for _, st := range j.Steps {
 		plans = append(plans, g.stepContainer(st))
 	}
+	if len(plans) > 1 {
+		image := g.plan.Site.Policy.Images.Busybox
+		plans = append([]containerPlan{{name: runStartContainer, image: image, script: runStartScript(j.Name)}}, plans...)
+		plans = append(plans, containerPlan{name: runResultContainer, image: image, script: runResultScript(j.Name)})
+	}
 	return g.pod(j.Name, j.Resources, plans)
 }
+
+// The containers that start and end a run of a job of several steps.
+const (
+	runStartContainer  = "odbackup-start"
+	runResultContainer = "odbackup-result"
+)
 
 // pod runs containers in order as the ServiceAccount account: the last as
 // the main container, the others (after the init containers that copy the

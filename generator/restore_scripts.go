@@ -172,6 +172,10 @@ esac
 
 // podScript sets $inner to a script that runs in another pod; a quoted
 // here-document keeps this shell from expanding anything in it.
-func podScript(script string) string {
-	return "inner=$(cat <<'EOF'\n" + strings.TrimRight(script, "\n") + "\nEOF\n)\n"
+func podScript(script string) string { return shellVar("inner", script) }
+
+// shellVar sets the shell variable name to a script, literally: a quoted
+// here-document keeps this shell from expanding anything in it.
+func shellVar(name, script string) string {
+	return name + "=$(cat <<'EOF'\n" + strings.TrimRight(script, "\n") + "\nEOF\n)\n"
 }

@@ -195,10 +195,12 @@ func (rb *runbooks) order(m *markdown, apps []*schema.SiteApp) {
 func (rb *runbooks) finding(m *markdown) {
 	m.heading(2, "3. Finding the backups")
 	m.para("Each restore Job restores the newest backup unless you give it another (step 2 of each runbook). To see what there is, use the commands below, or let a restore Job list it for you (%s, also in step 2 of each runbook), which needs nothing on your machine but kubectl.", code("ODBACKUP_SNAPSHOT=list"))
+	m.para("A backup Job of several stores backs up every store it can, even when one fails: its last container, %s, then fails the Job, and its log names every store that failed with the container whose log says why. The stores it does not name were backed up by that run.",
+		code(runResultContainer))
 	if targets := rb.targetsUsed(); len(targets) > 0 {
 		m.heading(3, "restic: databases, exports, ConfigMaps and Secrets")
-		m.para("Every restic snapshot carries the site as its host (%s) and the tags %s, %s and %s (plus %s, %s or %s where one store has several files). With restic 0.14 or newer on your machine, set up the repository's environment from its Secrets:",
-			code(rb.pol.Site), code("odbackup"), code("app=…"), code("store=…"), code("database=…"), code("keyspace=…"), code("export=…"))
+		m.para("Every restic snapshot carries the site as its host (%s) and the tags %s, %s, %s and %s (the run of the backup Job that took it; plus %s, %s or %s where one store has several files). With restic 0.14 or newer on your machine, set up the repository's environment from its Secrets:",
+			code(rb.pol.Site), code("odbackup"), code("app=…"), code("store=…"), code("run=…"), code("database=…"), code("keyspace=…"), code("export=…"))
 		for _, name := range targets {
 			t := rb.pol.Targets[name]
 			m.para("Target %s:", code(name))

@@ -93,9 +93,10 @@ func shq(s string) string {
 // resticBackup is the restic_backup call that stores a command's stdout as one
 // snapshot. --stdin-from-command makes a failed command leave no snapshot.
 // Tags scope retention: forget --host <site> --tag store=<id> never touches
-// another store's or another site's snapshots in a shared repository.
+// another store's or another site's snapshots in a shared repository. The
+// run= tag (see withRun) tells which snapshots one run of the job took.
 func resticBackup(st *Step, filename string, extraTags []string, command string) string {
-	tags := []string{"odbackup", "app=" + st.Store.App, "store=" + st.Store.ID}
+	tags := []string{"odbackup", "app=" + st.Store.App, "store=" + st.Store.ID, "run=$run"}
 	tags = append(tags, extraTags...)
 	var b strings.Builder
 	fmt.Fprintf(&b, "restic_backup --host=%s", shq(st.Job.Site))
@@ -158,4 +159,83 @@ func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 	b.WriteString("restic prune --retry-lock=1h\n")
 	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shq(subset))
 	return b.String()
+}
+
+// A backup job's pod runs its steps as init containers, in order, and
+// Kubernetes stops a pod at its first failing init container. So that one
+// failing store does not cost the others their backup, a job of more than
+// one step runs as a run: its first container (runStartScript) makes the
+// run's record in the pod's emptyDir (an id, and the stores that failed);
+// a step that fails adds its store to the record and exits 0, so the next
+// step runs; the last container (runResultScript) fails the Job naming
+// every store that failed. A step run on its own (no record: a job of one
+// step) fails as it always did.
+
+// runDir is the run's record in the pod's emptyDir, shared by its
+// containers.
+const runDir = `run_dir=${TMPDIR:-/tmp}/odbackup-run`
+
+// newRunID is an id unique to one run: its start time, sortable, and a
+// random part for runs that start in the same second.
+const newRunID = `$(date -u +%Y%m%dT%H%M%SZ)-$(cut -c 1-8 /proc/sys/kernel/random/uuid)`
+
+// withRun adds to a step's script, after its header, what every backup
+// step does: it takes the run's id (restic tags each snapshot with it) and
+// traps its own end, so that a failure runs the step's on_failure (which a
+// kind may define to clean up) and, in a run, is recorded for the run's
+// result instead of stopping the pod.
+func withRun(script, storeID, container string) string {
+	// The header is the script's first two lines (scriptHeader).
+	i := strings.Index(script, "\n")
+	j := strings.Index(script[i+1:], "\n") + i + 1
+	record := shq(storeID + " (container " + container + ")")
+	return script[:j+1] + fmt.Sprintf(`%[1]s
+# shellcheck disable=SC2034 # run tags restic snapshots; not every step takes any
+if [ -f "$run_dir/id" ]; then
+	run=$(cat "$run_dir/id")
+else
+	run=%[2]s
+fi
+# shellcheck disable=SC2317 # a kind may define it again, to clean up
+on_failure() { :; }
+step_end() {
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		on_failure || true
+		if [ -f "$run_dir/id" ]; then
+			echo %[3]s >>"$run_dir/failed"
+			printf 'odbackup: %%s failed (exit %%s); the job goes on with its other steps and fails at its end\n' %[4]s "$rc" >&2
+			exit 0
+		fi
+	fi
+}
+trap step_end EXIT
+`, runDir, newRunID, record, shq(storeID)) + script[j+1:]
+}
+
+// runStartScript starts a job's run: its id and an empty record.
+func runStartScript(job string) string {
+	return scriptHeader("odbackup: start of a run of job "+job) + fmt.Sprintf(`%[1]s
+rm -rf "$run_dir"
+mkdir -p "$run_dir"
+echo "%[2]s" >"$run_dir/id"
+echo "odbackup: run $(cat "$run_dir/id") of job %[3]s"
+`, runDir, newRunID, job)
+}
+
+// runResultScript ends a job's run: it fails naming every store that
+// failed, and where to read why. Without a record no step recorded a
+// failure: a step that fails where no record is stops the pod itself.
+func runResultScript(job string) string {
+	return scriptHeader("odbackup: result of a run of job "+job) + fmt.Sprintf(`%[1]s
+run=$(cat "$run_dir/id" 2>/dev/null) || run="(no record)"
+if [ -s "$run_dir/failed" ]; then
+	echo "odbackup: run $run of job %[2]s: $(wc -l <"$run_dir/failed") store(s) failed; the other stores were backed up. The log of each failed store's container says why:" >&2
+	sed 's/^/  /' "$run_dir/failed" >&2
+	rm -rf "$run_dir"
+	exit 1
+fi
+rm -rf "$run_dir"
+echo "odbackup: run $run of job %[2]s: every store was backed up"
+`, runDir, job)
 }

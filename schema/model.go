@@ -99,7 +99,10 @@ type Store struct {
 	Content    string   `json:"content"`
 	Reason     string   `json:"reason"`
 	Note       string   `json:"note"`
-	Confidence string   `json:"confidence"`
+	// MayMatchNothing says why a wildcard identifier may match no
+	// database at run time; empty: matching nothing is a failure.
+	MayMatchNothing string `json:"mayMatchNothing,omitempty"`
+	Confidence      string `json:"confidence"`
 	// InlineCredentials says why and where a chart keeps the database
 	// password inline (no Secret); the site then names a Secret it creates.
 	InlineCredentials string       `json:"inlineCredentials,omitempty"`

@@ -75,6 +75,9 @@ type CoverageStore struct {
 	// backup: the catalog's reason, or why the store is not part of the
 	// site.
 	Why string `json:"why,omitempty"`
+	// MayMatchNothing says why the store's wildcard may match no database
+	// at run time: a backup that then stores nothing is expected.
+	MayMatchNothing string `json:"mayMatchNothing,omitempty"`
 	// Backups are the steps that back the store up (covered stores only).
 	Backups []CoverageBackup `json:"backups,omitempty"`
 	Waiver  *schema.Waiver   `json:"waiver,omitempty"`
@@ -231,6 +234,7 @@ func NewCoverage(p *plan.Plan) (Coverage, error) {
 			cs := CoverageStore{
 				ID: st.ID, Kind: st.Kind, Class: st.Backup, Content: st.Content, Identifier: st.Identifier,
 				Status: statusOf[st.Status], Why: why(site, app, st), Waiver: st.Decision.Waiver,
+				MayMatchNothing: st.MayMatchNothing,
 			}
 			if st.Status != schema.StatusWaived {
 				cs.Waiver = nil

@@ -130,7 +130,7 @@ func mermaidClass(s CoverageStatus) string {
 }
 
 func markdownCovered(b *strings.Builder, c Coverage) {
-	var rows []string
+	var rows, empty []string
 	snapshots := false
 	for _, as := range c.stores() {
 		st := as.store
@@ -145,6 +145,9 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s |",
 				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target))
 		}
+		if st.MayMatchNothing != "" {
+			empty = append(empty, fmt.Sprintf("- `%s` (`%s`): %s.", st.ID, st.Identifier, st.MayMatchNothing))
+		}
 	}
 	if len(rows) == 0 {
 		return
@@ -156,6 +159,9 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 	b.WriteString("\n\n")
 	if snapshots {
 		fmt.Fprintf(b, "¹ %s\n\n", snapshotNote)
+	}
+	if len(empty) > 0 {
+		fmt.Fprintf(b, "These wildcards may match no database, and then their backup stores nothing and its log says so; any other wildcard that matches nothing fails its backup:\n\n%s\n\n", strings.Join(empty, "\n"))
 	}
 }
 
