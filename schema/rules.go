@@ -420,6 +420,9 @@ func (c *checker) checkSchedules() {
 		}
 		for it.Next() {
 			check(cue.MakePath(cue.Str(block), cue.Str(unquote(it.Selector().String())), cue.Str("schedule")))
+			if block == "apps" {
+				check(cue.MakePath(cue.Str(block), cue.Str(unquote(it.Selector().String())), cue.Str("drill"), cue.Str("schedule")))
+			}
 		}
 	}
 }
