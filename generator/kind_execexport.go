@@ -73,8 +73,25 @@ func (execExport) storeCheck(_ *runbooks, r *RestoreJob) string {
 func execExportScript(st *Step) string {
 	e := st.Store.Export
 	b := resticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
-	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename},
-		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- %s`, shq(e.Pod), shq(e.Container), e.Command)))
+	exec := fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" exec %s --container=%s -- %s`, shq(e.Pod), shq(e.Container), e.Command)
+	if !isLDIF(e) {
+		b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename}, exec))
+		return b.String()
+	}
+	// An LDIF records how many entries it holds in its last line, a
+	// comment (LDIF readers skip it), in the same snapshot: the restore
+	// drill compares it with what it restored. The export is staged in
+	// the pod's /tmp to be counted before it is streamed; a failing
+	// kubectl exec stops the inner shell, so no snapshot is saved.
+	inner := fmt.Sprintf(`set -e
+%s >/tmp/odbackup-export.ldif
+entries=$(grep -c "^dn: " /tmp/odbackup-export.ldif || true)
+cat /tmp/odbackup-export.ldif
+rm -f /tmp/odbackup-export.ldif
+echo "%s$entries"`, exec, ldifEntriesMark)
+	b.WriteString("# The inner shell expands the variables, hence the single quotes.\n# shellcheck disable=SC2016\n")
+	fmt.Fprintf(b, "export_ldif=%s\n", shq(inner))
+	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename}, `sh -c "$export_ldif"`))
 	return b.String()
 }
 
@@ -158,4 +175,50 @@ func findClaimRestore(restores []*RestoreJob, storeID string) *RestoreJob {
 		}
 	}
 	return nil
+}
+
+// Drills: an LDIF export is drilled (its entries are counted against the
+// count the backup recorded); other exports have nothing to check.
+func (execExport) Drills(st *schema.SiteStore) bool { return isLDIF(st.Export) }
+
+// isLDIF reports whether an export is an LDIF (slapcat).
+func isLDIF(e *schema.Export) bool { return e != nil && strings.HasSuffix(e.Filename, ".ldif") }
+
+// drillContainer checks the LDIF with busybox's tools in the busybox
+// image.
+func (execExport) drillContainer(g *generation, st *Step) containerPlan {
+	return containerPlan{image: g.plan.Site.Policy.Images.Busybox, restic: true, script: ldifDrillScript(st)}
+}
+
+func (execExport) drillChecks(st *Step) string {
+	return fmt.Sprintf("the newest %s is complete (it ends with the entry count the backup recorded) and holds that many entries", code(st.Store.Export.Filename))
+}
+
+// ldifEntriesMark starts the comment line an LDIF backup ends with: the
+// number of entries the export held when it was taken. LDIF readers
+// (slapadd, ldapadd) skip comment lines.
+const ldifEntriesMark = "# odbackup: entries "
+
+// ldifDrillScript restores the newest LDIF and compares its entries with
+// the count its backup recorded in its last line: an LDIF cut short has
+// lost that line, or holds fewer entries than it says.
+func ldifDrillScript(st *Step) string {
+	e := st.Store.Export
+	b := drillHeader(st, "LDIF export "+e.Filename)
+	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID+",export="+e.Filename, e.Filename, "export.ldif"))
+	fmt.Fprintf(b, `recorded=$(tail -n 1 "$scratch/export.ldif" | sed -n 's/^%[1]s\([0-9][0-9]*\)$/\1/p')
+if [ -z "$recorded" ]; then
+	fail "the newest %[2]s does not end with the entry count its backup recorded: it was cut short"
+fi
+entries=$(grep -c '^dn: ' "$scratch/export.ldif" || true)
+if [ "$entries" -ne "$recorded" ]; then
+	fail "the newest %[2]s holds $entries entries; its backup recorded $recorded"
+fi
+if [ "$entries" -eq 0 ]; then
+	fail "the newest %[2]s holds no entries"
+fi
+echo "odbackup drill: $entries entries, as recorded at backup time"
+`, ldifEntriesMark, e.Filename)
+	b.WriteString(drillPassed(st, e.Filename+" is complete"))
+	return b.String()
 }

@@ -13,7 +13,8 @@ const snapshotNote = "A CSI snapshot lives on the same storage system as its vol
 
 // rpoNote says how RPO is computed.
 const rpoNote = "RPO is the worst-case data loss the schedule allows: the longest gap between two runs " +
-	"over a whole calendar cycle (wall-clock time; a daylight-saving change adds or takes an hour)."
+	"over a whole calendar cycle (wall-clock time; a daylight-saving change adds or takes an hour). " +
+	"A restore drill restores the newest backup into scratch space and checks it (see the app's runbook)."
 
 // CoverageMarkdown renders coverage.md: totals, a Mermaid diagram of apps
 // and stores coloured by status, and one table per group of statuses.
@@ -144,21 +145,32 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 			if bk.SameStorage {
 				target, snapshots = "the volume's own storage ¹", true
 			}
-			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s |",
-				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target))
+			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s | %s |",
+				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target, bk.drillWords()))
 		}
 	}
 	if len(rows) == 0 {
 		return
 	}
 	fmt.Fprintf(b, "## Covered\n\n%s\n\n", rpoNote)
-	b.WriteString("| Store | Content | Method | CronJob | Schedule | RPO | Retention | Target |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Store | Content | Method | CronJob | Schedule | RPO | Retention | Target | Restore drill |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	b.WriteString(strings.Join(rows, "\n"))
 	b.WriteString("\n\n")
 	if snapshots {
 		fmt.Fprintf(b, "¹ %s\n\n", snapshotNote)
 	}
+}
+
+// drillWords is a backup's restore drill in a table cell.
+func (bk CoverageBackup) drillWords() string {
+	switch {
+	case bk.Drill == nil:
+		return "none"
+	case bk.Drill.Off != "":
+		return "**off**: " + cell(bk.Drill.Off)
+	}
+	return fmt.Sprintf("`%s` `%s`", bk.Drill.CronJob, bk.Drill.Schedule)
 }
 
 func (bk CoverageBackup) rpoWords() string {
