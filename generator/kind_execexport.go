@@ -85,7 +85,7 @@ func execExportScript(st *Step) string {
 	// kubectl exec stops the inner shell, so no snapshot is saved.
 	inner := fmt.Sprintf(`set -e
 %s >/tmp/odbackup-export.ldif
-entries=$(grep -c "^dn: " /tmp/odbackup-export.ldif || true)
+entries=$(grep -c "^dn:" /tmp/odbackup-export.ldif || true)
 cat /tmp/odbackup-export.ldif
 rm -f /tmp/odbackup-export.ldif
 echo "%s$entries"`, exec, ldifEntriesMark)
@@ -210,7 +210,7 @@ func ldifDrillScript(st *Step) string {
 if [ -z "$recorded" ]; then
 	fail "the newest %[2]s does not end with the entry count its backup recorded: it was cut short"
 fi
-entries=$(grep -c '^dn: ' "$scratch/export.ldif" || true)
+entries=$(grep -c '^dn:' "$scratch/export.ldif" || true)
 if [ "$entries" -ne "$recorded" ]; then
 	fail "the newest %[2]s holds $entries entries; its backup recorded $recorded"
 fi
