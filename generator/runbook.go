@@ -446,8 +446,8 @@ func (rb *runbooks) overview(m *markdown, app *schema.SiteApp, restores []*Resto
 	m.table([]string{"step", "store", "holds", "backed up", "restore drill", "restore Job"}, rows)
 	for _, d := range rb.plan.Drills {
 		if d.App.ID == app.ID {
-			m.para("The restore drill %s restores the newest backup of each store it lists above into scratch space in its own pod, never into the live service, and checks it; a failed check fails its Job with one line in its log, %s. Run it now, before you need a restore, with %s.",
-				code(d.Name), code("odbackup drill FAILED: <store>: <reason>"), code(rb.kubectl(fmt.Sprintf("create job --from=cronjob/%s %s-now", d.Name, d.Name))))
+			m.para("The restore drill %s restores the newest backup of each store it lists above into scratch space in its own pod, never into the live service, and checks it; a failed check fails its Job, and the last line of its log starts with %s and names the store and the reason. Run it now, before you need a restore, with %s.",
+				code(d.Name), code("odbackup drill FAILED:"), code(rb.kubectl(fmt.Sprintf("create job --from=cronjob/%s %s-now", d.Name, d.Name))))
 		}
 	}
 	var diagram strings.Builder
