@@ -1,8 +1,9 @@
 package e2e
 
 // The restore drills' scripts, run as generated against real servers and
-// tools: a good backup passes, an emptied dump, an LDIF cut short, a
-// Nextcloud database without users and a truncated RDB fail, each with
+// tools: a good backup passes; the dump of an emptied database, a dump
+// cut short, an LDIF cut short, a Nextcloud database without users and a
+// truncated RDB fail, each with
 // the one line that says why.
 //
 // What this proves: the scripts' restic calls find the newest snapshot of
@@ -60,6 +61,10 @@ func (s *Site) SeedSnapshot(t testing.TB, storeID, file string, content []byte, 
 		args = append(args, "--tag="+tag)
 	}
 	args = append(args, "--stdin", "--stdin-filename="+file)
+	// The site's first backup creates the repository; a test that seeds
+	// before any backup creates it here (an existing one makes init fail,
+	// harmlessly).
+	Run(t, Cmd{Args: []string{"restic", "init"}, Env: s.RepoEnv(t)})
 	must(t, "restic backup of a seeded "+file, Run(t, Cmd{Args: args, Env: s.RepoEnv(t), Stdin: strings.NewReader(string(content))}))
 }
 
@@ -93,7 +98,7 @@ func (e *Env) drillAsPostgres(t testing.TB, c *Container) Result {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	for _, d := range []string{"", "home", "tmp", "cache", "scratch"} {
+	for _, d := range []string{"", "bin", "home", "tmp", "cache", "scratch"} {
 		p := filepath.Join(dir, d)
 		if err := os.MkdirAll(p, 0o700); err != nil {
 			t.Fatal(err)
@@ -102,8 +107,17 @@ func (e *Env) drillAsPostgres(t testing.TB, c *Container) Result {
 			t.Fatal(err)
 		}
 	}
+	// The pinned restic lives under root's cache, which postgres cannot
+	// read: the drill gets a copy, as the Pod gets one in /tools.
+	restic, err := os.ReadFile(e.Restic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "restic"), restic, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := c.Cmd(t, map[string]string{
-		"PATH":             e.PG.Bin + ":" + e.toolPath(t, false),
+		"PATH":             filepath.Join(dir, "bin") + ":" + e.PG.Bin + ":" + e.toolPath(t, false),
 		"HOME":             filepath.Join(dir, "home"),
 		"TMPDIR":           filepath.Join(dir, "tmp"),
 		"RESTIC_CACHE_DIR": filepath.Join(dir, "cache"),
@@ -125,7 +139,8 @@ func scratch(t testing.TB) map[string]string {
 
 // TestDrillPostgres: the Nextcloud drill passes on a good backup and
 // fails on a Nextcloud database without users (the catalog's sanity
-// check) and on an emptied dump.
+// check), on the dump of an emptied database (no tables) and on a dump
+// cut in half.
 func TestDrillPostgres(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
@@ -148,6 +163,7 @@ CREATE TABLE oc_filecache (fileid bigserial PRIMARY KEY, path text);`)
 	if r := e.drillAsPostgres(t, drill); !r.OK() || !strings.Contains(r.Stdout, "odbackup drill passed: "+store) {
 		t.Fatalf("the drill of a good backup did not pass:\n%s", r)
 	}
+	good := e.MustRestic(t, s.RepoEnv(t), "dump", "--tag", "store="+store, "latest", "/"+db+".pgdump")
 
 	// A Nextcloud database without users: the dump restores, the sanity
 	// check cannot hold.
@@ -156,9 +172,16 @@ CREATE TABLE oc_filecache (fileid bigserial PRIMARY KEY, path text);`)
 	backup.MustRun(t, nil)
 	drillFailed(t, e.drillAsPostgres(t, drill), store, "the sanity check SELECT EXISTS (SELECT 1 FROM oc_users) does not hold")
 
-	// An emptied dump is the newest snapshot.
+	// An emptied database: its dump restores, without tables.
+	e.PsqlAs(t, db, "nextcloud_user", password, `DROP TABLE oc_users; DROP TABLE oc_filecache;`)
 	waitNextSecond()
-	s.SeedSnapshot(t, store, db+".pgdump", nil)
+	backup.MustRun(t, nil)
+	drillFailed(t, e.drillAsPostgres(t, drill), store, "the restored database has no tables")
+
+	// A dump cut in half is the newest snapshot (restic stores no empty
+	// stdin file: a backup whose dump printed nothing leaves no dump).
+	waitNextSecond()
+	s.SeedSnapshot(t, store, db+".pgdump", []byte(good[:len(good)/2]))
 	drillFailed(t, e.drillAsPostgres(t, drill), store, "pg_restore of the newest dump failed")
 }
 
