@@ -121,3 +121,21 @@ func TestDrillsRestoreTheirOwnStore(t *testing.T) {
 		t.Fatal("the examples have no drill steps")
 	}
 }
+
+// TestMariaDBDrillWithoutSnapshot: a wildcard store whose pattern matched
+// no database backed up nothing on purpose, so its drill passes saying
+// so; a named database without a snapshot fails its drill.
+func TestMariaDBDrillWithoutSnapshot(t *testing.T) {
+	t.Parallel()
+	all := example(t, "ee-full")
+	sb := NewSandbox(t)
+	sb.InitRepo(secretOf(drillStep(t, all, "ox-appsuite/mariadb/configdb"), "RESTIC_PASSWORD"))
+	r := sb.Run(drillStep(t, all, "ox-appsuite/mariadb/oxguard*"), Opts{})
+	if !r.OK() || !strings.Contains(r.Stdout, "odbackup drill passed: ox-appsuite/mariadb/oxguard*: no database matched") {
+		t.Errorf("the drill of a wildcard store without snapshots did not pass saying why:\n%s", r)
+	}
+	r = sb.Run(drillStep(t, all, "ox-appsuite/mariadb/configdb"), Opts{})
+	if r.OK() || lastLine(r.Stderr) != "odbackup drill FAILED: ox-appsuite/mariadb/configdb: no snapshot of the store at site landesamt-it" {
+		t.Errorf("the drill of a named database without a snapshot did not fail saying why:\n%s", r)
+	}
+}
