@@ -365,7 +365,7 @@ func (s *Site) backupStep(t testing.TB, storeID string, export bool) *Container 
 			if strings.HasPrefix(c.Name, "copy-") {
 				continue
 			}
-			if scripttest.StoreOf(c.Script()) == storeID && strings.HasPrefix(c.Name, "export-") == export {
+			if scripttest.StoreOf(c.Script()) == storeID && !scripttest.IsDrill(c.Script()) && strings.HasPrefix(c.Name, "export-") == export {
 				found = append(found, c)
 			}
 		}

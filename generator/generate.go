@@ -69,6 +69,10 @@ func Emit(plan *Plan) (Tree, error) {
 		put(path.Join("rbac", j.Name+".yaml"), g.rbacObjects(j.Name, j.App.ID, jobRules(j))...)
 		put(path.Join("cronjobs", j.Name+".yaml"), g.backupCronJob(j))
 	}
+	for _, d := range plan.Drills {
+		put(path.Join("rbac", d.Name+".yaml"), g.rbacObjects(d.Name, d.App.ID, nil)...)
+		put(path.Join("cronjobs", d.Name+".yaml"), g.drillCronJob(d))
+	}
 	for _, m := range plan.Maintenance {
 		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
 		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))

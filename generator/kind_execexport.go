@@ -84,7 +84,9 @@ func exportEndMarker(e *schema.Export) string {
 // passes the stream on one line behind, fails when the marker is not its
 // last line, when nothing came before it, or, for LDIF, when the last
 // entry is not ended by its blank line; the marker itself is not stored.
-// A failing check makes restic store no snapshot.
+// A failing check makes restic store no snapshot. An LDIF that passes ends
+// with a comment line that records its number of entries (ldifEntriesMark),
+// which the restore drill compares with what it restored.
 func execExportScript(st *Step) string {
 	e := st.Store.Export
 	b := resticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
@@ -100,8 +102,8 @@ status=$(mktemp)
 	rc=0
 	kubectl --namespace="$ODBACKUP_NAMESPACE" exec %[1]s --container=%[2]s -- sh -c %[3]s || rc=$?
 	echo "$rc" >"$status"
-} | awk -v end=%[4]s -v ldif=%[5]d '
-NR > 1 { print prev; last = prev }
+} | awk -v end=%[4]s -v ldif=%[5]d -v mark=%[6]s '
+NR > 1 { print prev; last = prev; if (prev ~ /^dn:/) entries++ }
 { prev = $0 }
 END {
 	why = ""
@@ -110,6 +112,7 @@ END {
 	else if (NR == 1) why = "the export is empty"
 	else if (ldif && last != "") why = "the last LDIF entry is cut short"
 	if (why != "") { print "odbackup: " why "; nothing is stored" | "cat >&2"; exit 1 }
+	if (ldif) print mark (entries + 0)
 }'
 rc=$(cat "$status")
 rm -f "$status"
@@ -117,7 +120,7 @@ if [ "$rc" -ne 0 ]; then
 	echo "odbackup: kubectl exec of the export failed (exit $rc); nothing is stored" >&2
 	exit 1
 fi
-`, shq(e.Pod), shq(e.Container), shq(inner), shq(marker), ldif)
+`, shq(e.Pod), shq(e.Container), shq(inner), shq(marker), ldif, shq(ldifEntriesMark))
 	b.WriteString(shellVar("export_check", check))
 	fmt.Fprintf(b, "echo %s\n", shq(fmt.Sprintf("odbackup: %s in pod %s, container %s, checked for its end marker", e.Command, e.Pod, e.Container)))
 	b.WriteString(resticBackup(st, e.Filename, []string{"export=" + e.Filename}, `sh -c "$export_check"`))
@@ -204,4 +207,50 @@ func findClaimRestore(restores []*RestoreJob, storeID string) *RestoreJob {
 		}
 	}
 	return nil
+}
+
+// Drills: an LDIF export is drilled (its entries are counted against the
+// count the backup recorded); other exports have nothing to check.
+func (execExport) Drills(st *schema.SiteStore) bool { return isLDIF(st.Export) }
+
+// isLDIF reports whether an export is an LDIF (slapcat).
+func isLDIF(e *schema.Export) bool { return e != nil && strings.HasSuffix(e.Filename, ".ldif") }
+
+// drillContainer checks the LDIF with busybox's tools in the busybox
+// image.
+func (execExport) drillContainer(g *generation, st *Step) containerPlan {
+	return containerPlan{image: g.plan.Site.Policy.Images.Busybox, restic: true, script: ldifDrillScript(st)}
+}
+
+func (execExport) drillChecks(st *Step) string {
+	return fmt.Sprintf("the newest %s is complete (it ends with the entry count the backup recorded) and holds that many entries", code(st.Store.Export.Filename))
+}
+
+// ldifEntriesMark starts the comment line an LDIF backup ends with: the
+// number of entries the export held when it was taken. LDIF readers
+// (slapadd, ldapadd) skip comment lines.
+const ldifEntriesMark = "# odbackup: entries "
+
+// ldifDrillScript restores the newest LDIF and compares its entries with
+// the count its backup recorded in its last line: an LDIF cut short has
+// lost that line, or holds fewer entries than it says.
+func ldifDrillScript(st *Step) string {
+	e := st.Store.Export
+	b := drillHeader(st, "LDIF export "+e.Filename)
+	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID+",export="+e.Filename, e.Filename, "export.ldif"))
+	fmt.Fprintf(b, `recorded=$(tail -n 1 "$scratch/export.ldif" | sed -n 's/^%[1]s\([0-9][0-9]*\)$/\1/p')
+if [ -z "$recorded" ]; then
+	fail "the newest %[2]s does not end with the entry count its backup recorded: it was cut short"
+fi
+entries=$(grep -c '^dn:' "$scratch/export.ldif" || true)
+if [ "$entries" -ne "$recorded" ]; then
+	fail "the newest %[2]s holds $entries entries; its backup recorded $recorded"
+fi
+if [ "$entries" -eq 0 ]; then
+	fail "the newest %[2]s holds no entries"
+fi
+echo "odbackup drill: $entries entries, as recorded at backup time"
+`, ldifEntriesMark, e.Filename)
+	b.WriteString(drillPassed(st, e.Filename+" is complete"))
+	return b.String()
 }

@@ -177,3 +177,98 @@ func (rb *runbooks) mariadbSection(m *markdown, _ *schema.SiteApp, r *RestoreJob
 	m.code("sh", rb.throwAwayPod("odbackup-mariadb", rb.pol.Images.MariaDB, envNamed(mariadbEnv(c), "MYSQL_PWD"), true,
 		"mariadb", "--host="+c.Host, fmt.Sprintf("--port=%d", c.Port), "--user="+c.User))
 }
+
+// Drills: every MariaDB dump is drilled.
+func (mariadbDump) Drills(*schema.SiteStore) bool { return true }
+
+// mariadbUID is the mysql user of the official MariaDB images.
+const mariadbUID = 999
+
+// drillContainer runs the drill in the policy's MariaDB image as the
+// image's own user, which mariadb-install-db and mariadbd run as.
+func (mariadbDump) drillContainer(g *generation, st *Step) containerPlan {
+	return containerPlan{image: g.plan.Site.Policy.Images.MariaDB, restic: true, user: mariadbUID, script: mariadbDrillScript(st)}
+}
+
+func (mariadbDump) drillChecks(st *Step) string {
+	return sqlDrillChecks(st, "mariadb")
+}
+
+// mariadbDrillScript loads the newest dump of every database the store
+// has backed up into a throwaway MariaDB server (mariadb-install-db in
+// the scratch folder, reachable only by its socket there) and checks
+// each database.
+func mariadbDrillScript(st *Step) string {
+	c := st.Store.Connection
+	b := drillHeader(st, "MariaDB database(s) "+c.Database)
+	// A wildcard store whose pattern matched no database backs up
+	// nothing, on purpose (OX Guard may not be in use): nothing to drill.
+	// A named database without a snapshot is a failed drill.
+	noSnapshot := fmt.Sprintf(`fail "no snapshot of the store at site %s"`, st.Job.Site)
+	if strings.HasSuffix(c.Database, "*") {
+		noSnapshot = fmt.Sprintf("echo \"odbackup drill passed: %s: no database matched %s at backup time; nothing to drill\"\n\texit 0", st.Store.ID, c.Database)
+	}
+	fmt.Fprintf(b, `json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --json) ||
+	fail "cannot list the snapshots of the store"
+databases=$(printf '%%s\n' "$json" | grep -o '"database=[^"]*"' | sed 's/^"database=//; s/"$//' | sort -u)
+if [ -z "$databases" ]; then
+	%[5]s
+fi
+for db in $databases; do
+	restic dump --no-lock --host=%[1]s --tag="%[4]s,database=$db" latest "$db.sql" >"$scratch/$db.sql" ||
+		fail "restic dump of $db.sql from the newest snapshot failed"
+	echo "odbackup drill: $(wc -c <"$scratch/$db.sql") bytes of $db.sql restored from the newest snapshot"
+done
+mariadb-install-db --no-defaults --datadir="$scratch/data" --auth-root-authentication-method=normal \
+	--skip-test-db >"$scratch/install.log" 2>&1 || {
+	cat "$scratch/install.log" >&2
+	fail "mariadb-install-db of the scratch server failed"
+}
+mariadbd --no-defaults --datadir="$scratch/data" --socket="$scratch/mariadb.sock" --skip-networking \
+	--pid-file="$scratch/mariadb.pid" --log-error="$scratch/server.log" --innodb-buffer-pool-size=64M &
+server=$!
+stop_server() {
+	kill "$server" 2>/dev/null || true
+	wait "$server" 2>/dev/null || true
+}
+trap stop_server EXIT
+sql() {
+	mariadb --no-defaults --socket="$scratch/mariadb.sock" --user=root "$@"
+}
+tries=0
+until sql --execute="SELECT 1" >/dev/null 2>&1; do
+	tries=$((tries + 1))
+	if [ "$tries" -ge 120 ] || ! kill -0 "$server" 2>/dev/null; then
+		cat "$scratch/server.log" >&2 || true
+		fail "the scratch server did not start"
+	fi
+	sleep 1
+done
+for db in $databases; do
+	sql <"$scratch/$db.sql" 2>"$scratch/load.log" || {
+		cat "$scratch/load.log" >&2
+		fail "loading the newest dump of $db failed: $(tail -n 1 "$scratch/load.log")"
+	}
+	tables=$(sql --batch --skip-column-names \
+		--execute="SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '$db'") ||
+		fail "cannot count the tables of $db"
+	if [ "$tables" -eq 0 ]; then
+		fail "database $db restored without tables"
+	fi
+	echo "odbackup drill: database $db: $tables tables restored"
+`, shq(st.Job.Site), shq("store="+st.Store.ID), st.Job.Site, "store="+st.Store.ID, noSnapshot)
+	if d := st.Store.Drill; d != nil {
+		fmt.Fprintf(b, `	check=%s
+	answer=$(sql --batch --skip-column-names --database="$db" --execute="$check" 2>"$scratch/check.log") ||
+		fail "the sanity check $check failed on $db: $(head -n 1 "$scratch/check.log")"
+%s`, shq(d.Check), indent(drillAnswer))
+	}
+	b.WriteString("done\n")
+	b.WriteString(drillPassed(st, "database(s) "+c.Database+" restore and check out"))
+	return b.String()
+}
+
+// indent puts a tab before every line of s.
+func indent(s string) string {
+	return "\t" + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n\t") + "\n"
+}

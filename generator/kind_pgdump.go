@@ -131,3 +131,99 @@ func pgIdent(s string) string {
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
+
+// Drills: every PostgreSQL dump is drilled.
+func (postgresDump) Drills(*schema.SiteStore) bool { return true }
+
+// drillContainer runs the drill in the policy's PostgreSQL image as the
+// image's own user (postgres, uid 999 in the official Debian images):
+// initdb and postgres refuse a user they cannot find in /etc/passwd.
+func (postgresDump) drillContainer(g *generation, st *Step) containerPlan {
+	return containerPlan{image: PostgresImage(g.plan.Site.Policy), restic: true, user: postgresUID, script: pgDrillScript(st)}
+}
+
+// postgresUID is the postgres user of the official Debian images.
+const postgresUID = 999
+
+func (postgresDump) drillChecks(st *Step) string {
+	return sqlDrillChecks(st, "pg_restore")
+}
+
+// sqlDrillChecks says what a database drill checks.
+func sqlDrillChecks(st *Step, loader string) string {
+	s := fmt.Sprintf("the newest dump loads with %s into a scratch server in the drill's pod, and the restored database has tables", code(loader))
+	if d := st.Store.Drill; d != nil {
+		s += fmt.Sprintf("; %s returns a row", code(d.Check))
+	}
+	return s
+}
+
+// pgDrillScript restores the newest dump into a throwaway PostgreSQL
+// server (initdb in the scratch folder, reachable only by its Unix
+// socket there) and checks it.
+func pgDrillScript(st *Step) string {
+	c := st.Store.Connection
+	file := c.Database + ".pgdump"
+	b := drillHeader(st, "PostgreSQL database "+c.Database)
+	// The official images put initdb and pg_ctl in
+	// /usr/lib/postgresql/<major>/bin, on their PATH, which the pod's
+	// PATH replaces.
+	b.WriteString(`if ! command -v initdb >/dev/null 2>&1; then
+	for dir in /usr/lib/postgresql/*/bin; do
+		if [ -x "$dir/initdb" ]; then
+			PATH=$dir:$PATH
+		fi
+	done
+fi
+command -v initdb >/dev/null 2>&1 || fail "initdb is not in this image"
+`)
+	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID, file, "dump"))
+	b.WriteString(`initdb --pgdata="$scratch/data" --username=odbackup --auth=trust --no-sync >"$scratch/initdb.log" 2>&1 || {
+	cat "$scratch/initdb.log" >&2
+	fail "initdb of the scratch server failed"
+}
+stop_server() {
+	pg_ctl --pgdata="$scratch/data" --mode=immediate stop >/dev/null 2>&1 || true
+}
+trap stop_server EXIT
+pg_ctl --pgdata="$scratch/data" --log="$scratch/server.log" --wait \
+	--options="-c listen_addresses='' -k $scratch -c fsync=off" start >/dev/null || {
+	cat "$scratch/server.log" >&2
+	fail "the scratch server did not start"
+}
+export PGHOST="$scratch" PGUSER=odbackup PGDATABASE=drill
+unset PGPASSWORD PGPORT PGSERVICE
+psql --no-psqlrc --quiet --dbname=postgres --command="CREATE DATABASE drill" >/dev/null ||
+	fail "cannot create the scratch database"
+pg_restore --no-owner --no-privileges --exit-on-error --dbname=drill "$scratch/dump" 2>"$scratch/restore.log" || {
+	cat "$scratch/restore.log" >&2
+	fail "pg_restore of the newest dump failed: $(tail -n 1 "$scratch/restore.log")"
+}
+tables=$(psql --no-psqlrc --no-align --tuples-only --set=ON_ERROR_STOP=1 \
+	--command="SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')") ||
+	fail "cannot count the restored tables"
+if [ "$tables" -eq 0 ]; then
+	fail "the restored database has no tables"
+fi
+echo "odbackup drill: $tables tables restored"
+`)
+	if d := st.Store.Drill; d != nil {
+		fmt.Fprintf(b, `check=%s
+answer=$(psql --no-psqlrc --no-align --tuples-only --set=ON_ERROR_STOP=1 --command="$check" 2>"$scratch/check.log") ||
+	fail "the sanity check $check failed: $(head -n 1 "$scratch/check.log")"
+`, shq(d.Check))
+		b.WriteString(drillAnswer)
+	}
+	b.WriteString(drillPassed(st, "database "+c.Database+" restores and checks out"))
+	return b.String()
+}
+
+// drillAnswer fails a drill whose sanity check returned no row, or a
+// first column that is false.
+const drillAnswer = `first=$(printf '%s\n' "$answer" | head -n 1 | cut -d '|' -f 1)
+first=$(printf '%s' "$first" | cut -f 1)
+case $first in
+"" | f | false | 0 | NULL) fail "the sanity check $check does not hold (it returned ${first:-no row})" ;;
+esac
+echo "odbackup drill: the sanity check $check holds"
+`

@@ -148,3 +148,37 @@ func (rb *runbooks) redisSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) 
 	m.para("Start Redis again:")
 	m.code("sh", rb.startCommands(ws, file))
 }
+
+// Drills: every Redis RDB backup is drilled.
+func (redisRDB) Drills(*schema.SiteStore) bool { return true }
+
+// drillContainer checks the RDB with redis-check-rdb, Redis' own loader,
+// in the policy's Redis image; it needs no server.
+func (redisRDB) drillContainer(g *generation, st *Step) containerPlan {
+	return containerPlan{image: g.plan.Site.Policy.Images.Redis, restic: true, script: redisDrillScript(st)}
+}
+
+func (redisRDB) drillChecks(*Step) string {
+	return fmt.Sprintf("the newest %s is an RDB file that %s loads without an error", code("dump.rdb"), code("redis-check-rdb"))
+}
+
+func redisDrillScript(st *Step) string {
+	b := drillHeader(st, "Redis dump.rdb")
+	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID, "dump.rdb", "dump.rdb"))
+	b.WriteString(`if [ "$(head -c 5 "$scratch/dump.rdb")" != REDIS ]; then
+	fail "the newest dump.rdb is not an RDB file"
+fi
+# Backups taken with redis-cli --rdb - end with the 40-character EOF mark
+# of a diskless transfer, which redis-check-rdb reports as trailing data.
+if tail -c 40 "$scratch/dump.rdb" | grep -qx '[0-9a-f]\{40\}'; then
+	size=$(wc -c <"$scratch/dump.rdb")
+	truncate -s "$((size - 40))" "$scratch/dump.rdb"
+fi
+redis-check-rdb "$scratch/dump.rdb" >"$scratch/check.log" 2>&1 || {
+	cat "$scratch/check.log" >&2
+	fail "redis-check-rdb rejects the newest dump.rdb: $(grep -v '^ *$' "$scratch/check.log" | tail -n 1)"
+}
+`)
+	b.WriteString(drillPassed(st, "dump.rdb loads"))
+	return b.String()
+}

@@ -35,14 +35,17 @@ func examples(t *testing.T) map[string]generator.Tree {
 
 // decoded is every object of a generated tree, decoded strictly.
 type decoded struct {
-	cronJobs  map[string]*batchv1.CronJob
-	jobs      map[string]*batchv1.Job // restore/ and pre-upgrade/ only
-	accounts  map[string]*corev1.ServiceAccount
-	roles     map[string]*rbacv1.Role
-	bindings  map[string]*rbacv1.RoleBinding
-	classes   []*snapshotv1.VolumeSnapshotClass
-	snapshots []*snapshotv1.VolumeSnapshot
-	kust      *kustomize.Kustomization
+	cronJobs map[string]*batchv1.CronJob
+	jobs     map[string]*batchv1.Job // restore Jobs, restore/ only
+	// preUpgrade are the pre-upgrade Jobs (pre-upgrade/): the backup
+	// CronJobs' pods, run once by hand.
+	preUpgrade map[string]*batchv1.Job
+	accounts   map[string]*corev1.ServiceAccount
+	roles      map[string]*rbacv1.Role
+	bindings   map[string]*rbacv1.RoleBinding
+	classes    []*snapshotv1.VolumeSnapshotClass
+	snapshots  []*snapshotv1.VolumeSnapshot
+	kust       *kustomize.Kustomization
 }
 
 // strict decodes one YAML document into v; unknown or duplicate fields
@@ -55,7 +58,7 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 }
 
 func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
-	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
+	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, preUpgrade: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
 		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
 	for _, p := range tree.Paths() {
 		if !strings.HasSuffix(p, ".yaml") || p == "alerts/rules.yaml" { // a Prometheus rules file, not an object
@@ -78,7 +81,11 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 				if !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") {
 					t.Errorf("%s: a Job outside restore/ and pre-upgrade/ would run whenever the kustomization is applied", where)
 				}
-				d.jobs[o.Name] = &o
+				if strings.HasPrefix(p, "pre-upgrade/") {
+					d.preUpgrade[o.Name] = &o
+				} else {
+					d.jobs[o.Name] = &o
+				}
 			case "ServiceAccount":
 				var o corev1.ServiceAccount
 				strict(t, where, doc, &o)
@@ -126,6 +133,8 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 }
 
 // pods are the pod templates of every CronJob and restore Job, by name.
+// Pre-upgrade Jobs are left out: TestPreUpgradeJobs proves each has its
+// CronJob's pod, ServiceAccount included.
 func (d *decoded) pods() map[string]*corev1.PodTemplateSpec {
 	pods := map[string]*corev1.PodTemplateSpec{}
 	for name, cj := range d.cronJobs {

@@ -81,6 +81,10 @@ type containerPlan struct {
 	restic, busybox, api bool
 	// mounts are volumes beyond tools and tmp (a restore's target claim).
 	mounts []corev1.VolumeMount
+	// user, when not 0, runs the container as the image's own user (a
+	// drill's scratch database server, which must find itself in the
+	// image's /etc/passwd); else it runs as the pod's unprivileged user.
+	user int64
 }
 
 func literal(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
@@ -227,13 +231,17 @@ func (g *generation) pod(account string, resources schema.Resources, plans []con
 		}
 		m = append(m, cp.mounts...)
 		env := append([]corev1.EnvVar{literal("PATH", podPath), literal("HOME", tmpDir)}, cp.env...)
-		steps = append(steps, restrictedContainer(corev1.Container{
+		c := restrictedContainer(corev1.Container{
 			Name: cp.name, Image: cp.image,
 			Command:      []string{shell, "-c", blockScalar(cp.script)},
 			Env:          env,
 			Resources:    res,
 			VolumeMounts: m,
-		}))
+		})
+		if cp.user != 0 {
+			c.SecurityContext.RunAsUser = ptr.To(cp.user)
+		}
+		steps = append(steps, c)
 	}
 	inits = append(inits, steps[:len(steps)-1]...)
 	spec := corev1.PodSpec{

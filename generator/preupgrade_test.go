@@ -25,8 +25,8 @@ func TestPreUpgradeJobs(t *testing.T) {
 			if err := yaml.UnmarshalStrict(tree[p], &cj); err != nil {
 				t.Fatal(err)
 			}
-			if cj.Annotations["odbackup.io/stores"] == "" {
-				continue // restic maintenance: no backup to take
+			if cj.Annotations["odbackup.io/stores"] == "" || cj.Labels["odbackup.io/drill"] == "true" {
+				continue // restic maintenance and restore drills take no backup
 			}
 			cronJobs++
 			jp := "pre-upgrade/" + cj.Name + "-pre-upgrade.yaml"

@@ -442,9 +442,15 @@ func (rb *runbooks) overview(m *markdown, app *schema.SiteApp, restores []*Resto
 	var rows [][]string
 	for i, r := range restores {
 		st := r.Step
-		rows = append(rows, []string{fmt.Sprint(i + 1), code(st.Store.ID), st.Store.Content, rb.backupWay(st), link(code(r.Path), "../"+r.Path)})
+		rows = append(rows, []string{fmt.Sprint(i + 1), code(st.Store.ID), st.Store.Content, rb.backupWay(st), rb.drillWords(st), link(code(r.Path), "../"+r.Path)})
 	}
-	m.table([]string{"step", "store", "holds", "backed up", "restore Job"}, rows)
+	m.table([]string{"step", "store", "holds", "backed up", "restore drill", "restore Job"}, rows)
+	for _, d := range rb.plan.Drills {
+		if d.App.ID == app.ID {
+			m.para("The restore drill %s restores the newest backup of each store it lists above into scratch space in its own pod, never into the live service, and checks it; a failed check fails its Job, and the last line of its log starts with %s and names the store and the reason. Run it now, before you need a restore, with %s.",
+				code(d.Name), code("odbackup drill FAILED:"), code(rb.kubectl(fmt.Sprintf("create job --from=cronjob/%s %s-now", d.Name, d.Name))))
+		}
+	}
 	steps := diagram.New(diagram.Right)
 	steps.AddNode("stop", "3. stop "+app.Name, "", "")
 	prev := "stop"

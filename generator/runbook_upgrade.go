@@ -59,7 +59,9 @@ func (rb *runbooks) upgradeRunbook() []byte {
 	m.code("sh", b.String())
 	m.para("A Job that fails never completes, so %s waits for it until its timeout: while it waits, look in a second shell. The upgrade starts only when this prints %d Jobs, each with %s under SUCCEEDED:", code("kubectl wait"), len(jobs), code("1"))
 	m.code("sh", rb.kubectl(fmt.Sprintf(`get jobs --selector=%s=true --output=custom-columns=JOB:.metadata.name,SUCCEEDED:.status.succeeded,FAILED:.status.failed`, labelPreUpgrade)))
-	m.para("A Job that failed: read its log (%s), fix the cause, delete that Job and apply its file again. Do not upgrade without a complete pre-upgrade backup.", code(rb.kubectl("logs job/<name> --all-containers")))
+	first := preUpgradeJobName(rb.plan.Jobs[0])
+	m.para("A Job that failed: read its log (for the first one, %s), fix the cause, delete that Job and apply its file (%s) again. Do not upgrade without a complete pre-upgrade backup.",
+		code(rb.kubectl("logs job/"+first+" --all-containers")), code("pre-upgrade/"+first+".yaml"))
 	if rb.plan.UsesSnapshots() {
 		m.para("Volumes backed up as CSI snapshots stay on the cluster's storage and are pruned by count (%s) like every night's: the pre-upgrade snapshot of a volume is kept for the next %d runs of its CronJob, not until the next upgrade.", code("snapshot.keep"), pol.Snapshot.Keep-1)
 	}
@@ -68,9 +70,8 @@ func (rb *runbooks) upgradeRunbook() []byte {
 	m.para("As openDesk's documentation says for the release (its migration notes first). Do not resume the backups yet.")
 
 	m.heading(2, "5. Move the policy to the new release")
-	m.para("In the GitOps repository: set %s to the new release in %s, then", code("release"), code(rb.site.File))
-	m.code("sh", fmt.Sprintf("odbackup vet %s\nodbackup build %s -o <output folder>", shq(rb.site.File), shq(rb.site.File)))
-	m.para("Merge it and let the sync apply it (resume the sync you paused). The new CronJobs know the stores of the new release.")
+	m.para("In the GitOps repository: set %s to the new release in %s, check it with %s, and build the site's folder again as your CI does (%s into the folder that holds this one). Merge it and let the sync apply it (resume the sync you paused). The new CronJobs know the stores of the new release.",
+		code("release"), code(rb.site.File), code("odbackup vet "+shq(rb.site.File)), code("odbackup build "+shq(rb.site.File)+" -o"))
 
 	m.heading(2, "6. Resume the backups")
 	b.Reset()

@@ -110,6 +110,15 @@ type Store struct {
 	Restore           StoreRestore `json:"restore"`
 	Connection        Connection   `json:"connection"`
 	Export            *Export      `json:"export,omitempty"`
+	// Drill is the store's sanity check in a restore drill, if it has one.
+	Drill *StoreDrill `json:"drill,omitempty"`
+}
+
+// StoreDrill is SQL a restored database must answer with a row whose
+// first column is not false, and where its names come from.
+type StoreDrill struct {
+	Check string `json:"check"`
+	Shows string `json:"shows"`
 }
 
 // Export is a logical export taken by a command in a running pod.
@@ -208,6 +217,19 @@ type AppPolicy struct {
 	Resources   *Resources         `json:"resources,omitempty"`
 	SplitStores bool               `json:"splitStores"`
 	ReleaseName string             `json:"releaseName,omitempty"`
+	Drill       *DrillPolicy       `json:"drill,omitempty"`
+}
+
+// DrillPolicy is an app's restore drill: its schedule, or that it is off
+// and why.
+type DrillPolicy struct {
+	Schedule string         `json:"schedule,omitempty"`
+	Disabled *DrillDisabled `json:"disabled,omitempty"`
+}
+
+// DrillDisabled turns an app's drill off, with the reason.
+type DrillDisabled struct {
+	Reason string `json:"reason"`
 }
 
 // StorePolicy is the site's decision on one store.

@@ -452,6 +452,15 @@ func (c *checker) checkSchedules() {
 		}
 		for it.Next() {
 			check(cue.MakePath(cue.Str(block), cue.Str(unquote(it.Selector().String())), cue.Str("schedule")))
+			if block == "apps" {
+				drill := cue.MakePath(cue.Str(block), cue.Str(unquote(it.Selector().String())), cue.Str("drill"))
+				check(cue.MakePath(append(drill.Selectors(), cue.Str("schedule"))...))
+				if c.user.LookupPath(cue.MakePath(append(drill.Selectors(), cue.Str("schedule"))...)).Exists() &&
+					c.user.LookupPath(cue.MakePath(append(drill.Selectors(), cue.Str("disabled"))...)).Exists() {
+					c.report(cue.MakePath(append(drill.Selectors(), cue.Str("disabled"))...),
+						"a drill is either scheduled or disabled, not both: drop schedule to turn the drill off, or disabled to run it")
+				}
+			}
 		}
 	}
 }

@@ -98,6 +98,17 @@ type CoverageBackup struct {
 	// stay on the volume's storage system (SameStorage).
 	Target      string `json:"target,omitempty"`
 	SameStorage bool   `json:"sameStorage,omitempty"`
+	// Drill is the restore drill that checks this backup: its CronJob and
+	// schedule, or why it is off; nil when the method has no drill.
+	Drill *CoverageDrill `json:"drill,omitempty"`
+}
+
+// CoverageDrill is a backup's restore drill.
+type CoverageDrill struct {
+	CronJob  string `json:"cronJob,omitempty"`
+	Schedule string `json:"schedule,omitempty"`
+	// Off is the site's reason for turning the app's drill off.
+	Off string `json:"off,omitempty"`
 }
 
 // CoverageStatus is a store's status in the coverage report.
@@ -243,6 +254,11 @@ func NewCoverage(p *plan.Plan) (Coverage, error) {
 				b, err := coverageBackup(s, pol.Schedule.TimeZone)
 				if err != nil {
 					return Coverage{}, err
+				}
+				if d := p.DrillOf(s); d != nil {
+					b.Drill = &CoverageDrill{CronJob: d.Name, Schedule: d.Schedule}
+				} else if off := p.DrillOffOf(s); off != nil {
+					b.Drill = &CoverageDrill{Off: off.Reason}
 				}
 				cs.Backups = append(cs.Backups, b)
 			}

@@ -16,7 +16,8 @@ const snapshotNote = "A CSI snapshot lives on the same storage system as its vol
 // rpoNote says how RPO is computed.
 const rpoNote = "RPO is the worst-case data loss the schedule allows: the longest gap between two runs " +
 	"over a whole calendar cycle, in real time in the site's time zone (a daily job's worst case is 25 hours " +
-	"where autumn's daylight-saving change adds an hour)."
+	"where autumn's daylight-saving change adds an hour). " +
+	"A restore drill restores the newest backup into scratch space and checks it (see the app's runbook)."
 
 // CoverageMarkdown renders coverage.md: totals, a Mermaid diagram of apps
 // and stores coloured by status, and one table per group of statuses.
@@ -142,8 +143,8 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 			if bk.SameStorage {
 				target, snapshots = "the volume's own storage ¹", true
 			}
-			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s |",
-				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target))
+			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | `%s` | `%s` | %s | %s | %s | %s |",
+				st.ID, cell(st.Content), bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, target, bk.drillWords()))
 		}
 		if st.MayMatchNothing != "" {
 			empty = append(empty, fmt.Sprintf("- `%s` (`%s`): %s.", st.ID, st.Identifier, st.MayMatchNothing))
@@ -153,8 +154,8 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 		return
 	}
 	fmt.Fprintf(b, "## Covered\n\n%s\n\n", rpoNote)
-	b.WriteString("| Store | Content | Method | CronJob | Schedule | RPO | Retention | Target |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| Store | Content | Method | CronJob | Schedule | RPO | Retention | Target | Restore drill |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	b.WriteString(strings.Join(rows, "\n"))
 	b.WriteString("\n\n")
 	if snapshots {
@@ -163,6 +164,17 @@ func markdownCovered(b *strings.Builder, c Coverage) {
 	if len(empty) > 0 {
 		fmt.Fprintf(b, "These wildcards may match no database, and then their backup stores nothing and its log says so; any other wildcard that matches nothing fails its backup:\n\n%s\n\n", strings.Join(empty, "\n"))
 	}
+}
+
+// drillWords is a backup's restore drill in a table cell.
+func (bk CoverageBackup) drillWords() string {
+	switch {
+	case bk.Drill == nil:
+		return "none"
+	case bk.Drill.Off != "":
+		return "**off**: " + cell(bk.Drill.Off)
+	}
+	return fmt.Sprintf("`%s` `%s`", bk.Drill.CronJob, bk.Drill.Schedule)
 }
 
 func (bk CoverageBackup) rpoWords() string {

@@ -70,6 +70,10 @@ type Plan struct {
 	Maintenance []*MaintenanceJob
 	// Steps are all backup steps of all jobs, in job order.
 	Steps []*Step
+	// Drills are the restore drill CronJobs, one per app, in job order;
+	// DrillsOff the apps whose drill the policy turned off.
+	Drills    []*Drill
+	DrillsOff []DrillOff
 }
 
 // Job is one backup CronJob: one app's stores, backed up together and in
@@ -157,6 +161,13 @@ func New(site *schema.Site, kinds []Kind) (*Plan, error) {
 		p.Steps = append(p.Steps, j.Steps...)
 	}
 	p.planMaintenance()
+	p.planDrills()
+	for _, d := range p.Drills {
+		if seen[d.Name] {
+			return nil, fmt.Errorf("a drill and a backup job of site %s would both be named %s", pol.Site, d.Name)
+		}
+		seen[d.Name] = true
+	}
 	return p, nil
 }
 

@@ -61,8 +61,9 @@ func (s *Step) Script() (string, error) {
 }
 
 // storeOfScript is the store id a generated script names in its header
-// comment ("# odbackup: ... (<app>/<kind>/<name>) ...").
-var storeOfScript = regexp.MustCompile(`(?m)^# odbackup(?: restore)?: [^\n]*?\(([^()\s]+/[^()\s]+/[^()\s]+)\)`)
+// comment ("# odbackup: ... (<app>/<kind>/<name>) ...", also "odbackup
+// restore:" and "odbackup drill:").
+var storeOfScript = regexp.MustCompile(`(?m)^# odbackup(?: restore| drill)?: [^\n]*?\(([^()\s]+/[^()\s]+/[^()\s]+)\)`)
 
 // StoreOf is the store a generated script names in its header comment (""
 // when none, as for the maintenance).
@@ -91,6 +92,17 @@ func UsesBusybox(c corev1.Container) bool {
 	return len(c.Command) > 0 && (c.Command[0] == "/tools/sh" || c.Command[0] == "/bin/busybox") ||
 		!(strings.Contains(c.Image, "/mariadb:") || strings.Contains(c.Image, "/postgres:") && !strings.HasSuffix(c.Image, "-alpine"))
 }
+
+// Drill reports whether the step is a restore drill's (its script's
+// header says so): drills restore into scratch and are tested on their
+// own (drill_test.go).
+func (s *Step) Drill() bool {
+	script, err := s.Script()
+	return err == nil && IsDrill(script)
+}
+
+// IsDrill reports whether a generated script is a restore drill's.
+func IsDrill(script string) bool { return strings.Contains(script, "\n# odbackup drill: ") }
 
 // Busybox reports whether the step's shell and tools are busybox's (see
 // UsesBusybox).
