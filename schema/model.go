@@ -155,6 +155,10 @@ type Connection struct {
 	Name            string        `json:"name,omitempty"`
 	// FSGroup owns a Redis server's files; a restore writes as a member.
 	FSGroup int `json:"fsGroup,omitempty"`
+	// RunAsUser and RunAsGroup own a volume's files where the chart sets
+	// them; 0 when neither catalog nor policy knows.
+	RunAsUser  int `json:"runAsUser,omitempty"`
+	RunAsGroup int `json:"runAsGroup,omitempty"`
 }
 
 // SecretKeyRef names one key of one Secret in the site's namespace.
@@ -196,6 +200,7 @@ type AppPolicy struct {
 	Resources   *Resources         `json:"resources,omitempty"`
 	SplitStores bool               `json:"splitStores"`
 	ReleaseName string             `json:"releaseName,omitempty"`
+	Offsite     *bool              `json:"offsite,omitempty"`
 }
 
 // StorePolicy is the site's decision on one store.
@@ -205,6 +210,7 @@ type StorePolicy struct {
 	Schedule   string             `json:"schedule,omitempty"`
 	Target     string             `json:"target,omitempty"`
 	Retention  *RetentionOverride `json:"retention,omitempty"`
+	Offsite    *bool              `json:"offsite,omitempty"`
 	Connection *Connection        `json:"connection,omitempty"`
 }
 
@@ -303,6 +309,8 @@ type Snapshot struct {
 	Parameters          map[string]string `json:"parameters"`
 	Keep                int               `json:"keep"`
 	ReadyTimeoutSeconds int               `json:"readyTimeoutSeconds"`
+	CloneStorageClass   string            `json:"cloneStorageClass,omitempty"`
+	CopyTimeoutSeconds  int               `json:"copyTimeoutSeconds"`
 }
 
 // Maintenance is the schedule of the restic maintenance jobs.
