@@ -132,6 +132,8 @@ func TestRetentionFlags(t *testing.T) {
 	want := map[string][]string{
 		"nextcloud/postgresql/nextcloud": {"--keep-daily=3", "--keep-weekly=2", "--keep-monthly=1"},
 		"xwiki/postgresql/xwiki":         {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6"},
+		// the off-site copy of XWiki's volume keeps the app's retention
+		"xwiki/pvc/xwiki-data-xwiki-0": {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6"},
 	}
 	forgets := callsOf(r.Calls, "restic", "forget")
 	if len(forgets) != len(want) {
@@ -269,6 +271,9 @@ func TestFailuresPropagate(t *testing.T) {
 		// The archive pruning reads `rclone lsf` through a pipe into a
 		// while loop: its failure is not seen (the sync before it is).
 		"rclone lsf": "pipeline into while: archive pruning only",
+		// The off-site copy prints the copy pod's log; the pod's phase
+		// is its result.
+		"kubectl logs": "the copy pod's log, shown only",
 	}
 	// A kind of step is the same code in every example: each runs once,
 	// from the first example that has it.
@@ -291,6 +296,9 @@ func TestFailuresPropagate(t *testing.T) {
 				sb.SetDatabases("configdb", "PRIMARYDB_1", "oxguard_1")
 				sb.PutObject(migrationsStatus)
 				sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+				if step.Offsite() {
+					offsiteObjects(t, sb, step)
+				}
 				ok := sb.MustRun(step, Opts{})
 				for _, key := range callKeys(ok.Calls) {
 					if _, skip := tolerated[key]; skip {

@@ -61,6 +61,26 @@ func offsiteSandbox(t *testing.T, step *Step, todayReady bool) *Sandbox {
 	return sb
 }
 
+// offsiteObjects puts what any off-site step reads into the sandbox: its
+// live claim and a ready VolumeSnapshot with the store's label.
+func offsiteObjects(t *testing.T, sb *Sandbox, step *Step) {
+	t.Helper()
+	script, _ := step.Script()
+	claim := regexpFind(t, `(?m)^source=(\S+)$`, script)
+	label := regexpFind(t, `(?m)^selector=odbackup\.io/store=(\S+)$`, script)
+	sb.PutObject(strings.ReplaceAll(sourceClaim, "xwiki-data-xwiki-0", claim))
+	sb.PutObject(fmt.Sprintf(`apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshot
+metadata:
+  name: %s-today
+  creationTimestamp: "2026-01-02T02:00:00Z"
+  labels:
+    odbackup.io/store: %s
+status:
+  readyToUse: true
+`, claim, label))
+}
+
 // leftovers are the clones and copy pods still in the namespace.
 func leftovers(sb *Sandbox) []string {
 	var out []string
