@@ -59,6 +59,7 @@ func (s permSet) sorted() []string {
 var (
 	reObjectGet    = regexp.MustCompile(`kubectl --namespace="\$ODBACKUP_NAMESPACE" get (configmap|secret) (\S+) --output=`)
 	reClaim        = regexp.MustCompile(`(?m)^claim=(\S+)$`)
+	reOffsite      = regexp.MustCompile(`(?m)^source=(\S+)\nclone=(\S+)\npod=(\S+)$`)
 	reStoppedCheck = regexp.MustCompile(`k get (statefulset|deployment|cronjob)/(\S+) --output=jsonpath='\{\.spec\.replicas\}`)
 )
 
@@ -120,6 +121,36 @@ func scriptPerms(script string) permSet {
 		}
 		if has(`k create --filename="$tmp/new.yaml"`) {
 			s.add("", "persistentvolumeclaims", "", "create")
+		}
+	}
+	// The off-site copy: the live claim's class and size, the clone and
+	// the copy pod (created; read and deleted by name, delete --wait
+	// watching the pod), the copy pod's log.
+	if m := reOffsite.FindStringSubmatch(script); m != nil {
+		source, clone, pod := m[1], m[2], m[3]
+		if has(`k get pvc "$source"`) {
+			s.add("", "persistentvolumeclaims", source, "get")
+		}
+		if has(`k get pvc "$clone"`) {
+			s.add("", "persistentvolumeclaims", clone, "get")
+		}
+		if has(`k delete pvc "$clone"`) {
+			s.add("", "persistentvolumeclaims", clone, "delete")
+		}
+		if has("kind: PersistentVolumeClaim") {
+			s.add("", "persistentvolumeclaims", "", "create")
+		}
+		if has("kind: Pod") {
+			s.add("", "pods", "", "create")
+		}
+		if has(`k get pod "$pod"`) {
+			s.add("", "pods", pod, "get")
+		}
+		if has(`k delete pod "$pod" --wait=true`) {
+			s.add("", "pods", pod, "delete", "list", "watch")
+		}
+		if has(`k logs "$pod"`) {
+			s.add("", "pods/log", pod, "get")
 		}
 	}
 	// The check that a workload is stopped.

@@ -365,7 +365,7 @@ func (s *Site) backupStep(t testing.TB, storeID string, export bool) *Container 
 			if strings.HasPrefix(c.Name, "copy-") {
 				continue
 			}
-			if scripttest.StoreOf(c.Script()) == storeID && !scripttest.IsDrill(c.Script()) && strings.HasPrefix(c.Name, "export-") == export {
+			if scripttest.StoreOf(c.Script()) == storeID && !scripttest.IsDrill(c.Script()) && strings.HasPrefix(c.Name, "export-") == export && !strings.HasPrefix(c.Name, "offsite-") {
 				found = append(found, c)
 			}
 		}
@@ -374,6 +374,21 @@ func (s *Site) backupStep(t testing.TB, storeID string, export bool) *Container 
 		t.Fatalf("want exactly one backup step (export=%v) of %s in the generated CronJobs, found %d", export, storeID, len(found))
 	}
 	return found[0]
+}
+
+// Offsite returns the off-site copy step of a volume store (the
+// "offsite-" container beside its snapshot step).
+func (s *Site) Offsite(t testing.TB, storeID string) *Container {
+	t.Helper()
+	for p, cj := range s.CronJobs(t) {
+		for _, c := range containers(p, cj.Spec.JobTemplate.Spec.Template.Spec, s) {
+			if strings.HasPrefix(c.Name, "offsite-") && scripttest.StoreOf(c.Script()) == storeID {
+				return c
+			}
+		}
+	}
+	t.Fatalf("no off-site copy step of %s in the generated CronJobs", storeID)
+	return nil
 }
 
 // Maintenance returns the restic maintenance container of the site's target.

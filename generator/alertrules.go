@@ -41,6 +41,16 @@ func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
 			return nil, err
 		}
 	}
+	// A drill that fails or stops running says a backup may not restore.
+	for _, d := range g.plan.Drills {
+		var ids []string
+		for _, st := range d.Steps {
+			ids = append(ids, st.Store.ID)
+		}
+		if err := add(d.Name, d.App.ID, slices.Compact(ids), alerts.KindDrill, d.Schedule, drillDeadlineSeconds); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range g.plan.Maintenance {
 		var ids []string
 		for _, st := range m.Steps {

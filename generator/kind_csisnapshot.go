@@ -63,7 +63,11 @@ func (csiSnapshot) restoreRules(r *RestoreJob, named restoreRule, stopped func()
 
 // stoppedWorkload: the workload that mounts the claim, when the catalog
 // names it.
-func (csiSnapshot) stoppedWorkload(p *Plan, st *Step) *schema.Workload {
+func (csiSnapshot) stoppedWorkload(p *Plan, st *Step) *schema.Workload { return claimWorkload(p, st) }
+
+// claimWorkload is the workload that mounts a store's claim, when the
+// catalog names it.
+func claimWorkload(p *Plan, st *Step) *schema.Workload {
 	if name := st.Store.Connection.Workload; name != "" {
 		return findWorkload(p, st.Store.App, name, "")
 	}

@@ -45,7 +45,10 @@ type decoded struct {
 	bindings   map[string]*rbacv1.RoleBinding
 	classes    []*snapshotv1.VolumeSnapshotClass
 	snapshots  []*snapshotv1.VolumeSnapshot
-	kust       *kustomize.Kustomization
+	// clones and copyPods are what the off-site copy scripts create.
+	clones   []*corev1.PersistentVolumeClaim
+	copyPods map[string]*corev1.Pod
+	kust     *kustomize.Kustomization
 }
 
 // strict decodes one YAML document into v; unknown or duplicate fields
@@ -114,22 +117,65 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 			}
 		}
 	}
-	// The VolumeSnapshots the snapshot scripts create are objects too.
+	// The objects the scripts create (VolumeSnapshots, the off-site
+	// copy's clone and pod) are objects too, with the script's variables
+	// filled in.
+	d.copyPods = map[string]*corev1.Pod{}
+	fill := strings.NewReplacer("${snapshot}", "snap-1", "${class}", "standard", "${size}", "1Gi")
 	for _, cj := range d.cronJobs {
 		for _, c := range podContainers(&cj.Spec.JobTemplate.Spec.Template.Spec) {
-			script := scriptOf(c)
-			start := strings.Index(script, "<<EOF\n")
-			if start < 0 {
-				continue
+			where := site + "/" + cj.Name + "/" + c.Name
+			for _, doc := range heredocs(scriptOf(c)) {
+				manifest := []byte(fill.Replace(doc))
+				var meta struct{ Kind string }
+				if err := yaml.Unmarshal(manifest, &meta); err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				switch meta.Kind {
+				case "VolumeSnapshot":
+					var o snapshotv1.VolumeSnapshot
+					strict(t, where, manifest, &o)
+					d.snapshots = append(d.snapshots, &o)
+				case "PersistentVolumeClaim":
+					var o corev1.PersistentVolumeClaim
+					strict(t, where, manifest, &o)
+					d.clones = append(d.clones, &o)
+				case "Pod":
+					var o corev1.Pod
+					strict(t, where, manifest, &o)
+					d.copyPods[o.Name] = &o
+				default:
+					t.Errorf("%s: a script creates an unexpected kind %q", where, meta.Kind)
+				}
 			}
-			end := strings.Index(script[start:], "\nEOF\n")
-			manifest := strings.ReplaceAll(script[start+len("<<EOF\n"):start+end], "${snapshot}", "snap-1")
-			var o snapshotv1.VolumeSnapshot
-			strict(t, site+"/"+cj.Name+"/"+c.Name, []byte(manifest), &o)
-			d.snapshots = append(d.snapshots, &o)
 		}
 	}
 	return d
+}
+
+// heredocs are the here-documents of a script that hold manifests.
+func heredocs(script string) []string {
+	var out []string
+	for {
+		start, open := -1, ""
+		for _, o := range []string{"<<EOF\n", "<<'EOF'\n"} {
+			if i := strings.Index(script, o); i >= 0 && (start < 0 || i < start) {
+				start, open = i, o
+			}
+		}
+		if start < 0 {
+			return out
+		}
+		body := script[start+len(open):]
+		end := strings.Index(body, "\nEOF\n")
+		if end < 0 {
+			return out
+		}
+		if doc := body[:end+1]; strings.HasPrefix(doc, "apiVersion:") {
+			out = append(out, doc)
+		}
+		script = body[end:]
+	}
 }
 
 // pods are the pod templates of every CronJob and restore Job, by name.
@@ -196,8 +242,16 @@ func TestPodsAreRestricted(t *testing.T) {
 	}
 	lv := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
 	for site, tree := range examples(t) {
-		for name, tmpl := range decodeTree(t, site, tree).pods() {
+		d := decodeTree(t, site, tree)
+		for name, tmpl := range d.pods() {
 			for _, r := range eval.EvaluatePod(lv, &tmpl.ObjectMeta, &tmpl.Spec) {
+				if !r.Allowed {
+					t.Errorf("%s/%s: %s: %s", site, name, r.ForbiddenReason, r.ForbiddenDetail)
+				}
+			}
+		}
+		for name, pod := range d.copyPods {
+			for _, r := range eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec) {
 				if !r.Allowed {
 					t.Errorf("%s/%s: %s: %s", site, name, r.ForbiddenReason, r.ForbiddenDetail)
 				}
@@ -240,7 +294,12 @@ func checkPodSettings(t *testing.T, site, name string, pod *corev1.PodSpec) {
 	if pod.ServiceAccountName != name {
 		t.Errorf("%s/%s: runs as %q, not its own ServiceAccount", site, name, pod.ServiceAccountName)
 	}
+	names := map[string]bool{}
 	for _, c := range podContainers(pod) {
+		if names[c.Name] {
+			t.Errorf("%s/%s: two containers are named %s", site, name, c.Name)
+		}
+		names[c.Name] = true
 		if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 			t.Errorf("%s/%s/%s: missing resource requests or limits", site, name, c.Name)
 		}
@@ -289,6 +348,16 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
+		for name, pod := range d.copyPods {
+			if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
+				t.Errorf("%s/%s: the copy pod mounts an API token", site, name)
+			}
+			for _, v := range pod.Spec.Volumes {
+				if c := v.PersistentVolumeClaim; c != nil && (!c.ReadOnly || !strings.HasPrefix(c.ClaimName, "odbackup-clone-")) {
+					t.Errorf("%s/%s: the copy pod mounts %s (read-only: %t); it mounts only its clone, read-only", site, name, c.ClaimName, c.ReadOnly)
+				}
+			}
+		}
 		for name, role := range d.roles {
 			if strings.HasPrefix(name, "odbackup-restore-") {
 				checkRestoreRules(t, site, name, role.Rules)
@@ -307,7 +376,13 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 						if !named || !slices.Equal(r.Verbs, []string{"get"}) {
 							t.Errorf("%s/%s: secrets rule %v is not a get of named Secrets", site, name, r)
 						}
-					case "pods", "pods/exec", "configmaps":
+					case "pods", "persistentvolumeclaims":
+						// create cannot be named: the object has no name
+						// yet when RBAC decides.
+						if !named && !slices.Equal(r.Verbs, []string{"create"}) {
+							t.Errorf("%s/%s: %s without resourceNames beyond create", site, name, res)
+						}
+					case "pods/exec", "pods/log", "configmaps":
 						if !named {
 							t.Errorf("%s/%s: %s without resourceNames", site, name, res)
 						}
@@ -339,8 +414,16 @@ func TestScriptsPassShellcheck(t *testing.T) {
 	seen := map[string]string{}
 	var files []string
 	for site, tree := range examples(t) {
-		for name, tmpl := range decodeTree(t, site, tree).pods() {
-			for _, c := range podContainers(&tmpl.Spec) {
+		d := decodeTree(t, site, tree)
+		specs := map[string]*corev1.PodSpec{}
+		for name, tmpl := range d.pods() {
+			specs[name] = &tmpl.Spec
+		}
+		for name, pod := range d.copyPods {
+			specs[name] = &pod.Spec
+		}
+		for name, spec := range specs {
+			for _, c := range podContainers(spec) {
 				script := scriptOf(c)
 				if script == "" || seen[script] != "" {
 					continue

@@ -13,6 +13,7 @@ var registry = []Kind{
 	redisRDB{},
 	bucketMirror{},
 	csiSnapshot{},
+	offsiteCopy{},
 	execExport{},
 }
 

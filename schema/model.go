@@ -167,6 +167,10 @@ type Connection struct {
 	Name            string        `json:"name,omitempty"`
 	// FSGroup owns a Redis server's files; a restore writes as a member.
 	FSGroup int `json:"fsGroup,omitempty"`
+	// RunAsUser and RunAsGroup own a volume's files where the chart sets
+	// them; 0 when neither catalog nor policy knows.
+	RunAsUser  int `json:"runAsUser,omitempty"`
+	RunAsGroup int `json:"runAsGroup,omitempty"`
 }
 
 // SecretKeyRef names one key of one Secret in the site's namespace.
@@ -217,6 +221,7 @@ type AppPolicy struct {
 	Resources   *Resources         `json:"resources,omitempty"`
 	SplitStores bool               `json:"splitStores"`
 	ReleaseName string             `json:"releaseName,omitempty"`
+	Offsite     *bool              `json:"offsite,omitempty"`
 	Drill       *DrillPolicy       `json:"drill,omitempty"`
 }
 
@@ -239,6 +244,7 @@ type StorePolicy struct {
 	Schedule   string             `json:"schedule,omitempty"`
 	Target     string             `json:"target,omitempty"`
 	Retention  *RetentionOverride `json:"retention,omitempty"`
+	Offsite    *bool              `json:"offsite,omitempty"`
 	Connection *Connection        `json:"connection,omitempty"`
 }
 
@@ -337,6 +343,8 @@ type Snapshot struct {
 	Parameters          map[string]string `json:"parameters"`
 	Keep                int               `json:"keep"`
 	ReadyTimeoutSeconds int               `json:"readyTimeoutSeconds"`
+	CloneStorageClass   string            `json:"cloneStorageClass,omitempty"`
+	CopyTimeoutSeconds  int               `json:"copyTimeoutSeconds"`
 }
 
 // Maintenance is the schedule of the restic maintenance jobs.

@@ -33,13 +33,17 @@ type checker struct {
 	apps        map[string]AppPolicy
 	stores      map[string]StorePolicy
 	services    Services
+	hasTarget   bool
+	// missingTarget: the policy's targets are invalid, or it defines none
+	// although stores need one (reported elsewhere).
+	missingTarget bool
 
 	problems Problems
 }
 
 func (c *checker) resolution() resolution {
 	return resolution{catalog: c.catalog, extra: c.extra, edition: c.edition, releaseLine: c.releaseLine,
-		apps: c.apps, stores: c.stores, services: c.services}
+		apps: c.apps, stores: c.stores, services: c.services, hasTarget: c.hasTarget}
 }
 
 // report adds a problem about the field at path, positioned where the user
@@ -89,6 +93,8 @@ func (c *checker) run() {
 		c.releaseLine = ReleaseLine(c.release)
 	}
 	c.decode("services", &c.services)
+	var targets map[string]Target
+	c.hasTarget = c.decode("targets", &targets) && len(targets) > 0
 	if !c.decode("extraApps", &c.extra) {
 		c.extra = nil
 	}
@@ -115,6 +121,25 @@ func (c *checker) run() {
 	c.checkDecisions(site)
 	c.checkInlineCredentials(site)
 	c.checkTargets(site)
+	c.checkOffsite(site)
+}
+
+// checkOffsite requires a decision on every required volume that would stay
+// in CSI snapshots only, on the storage system it lives on. A policy that
+// lacks a target altogether hears that once (checkTargets): with a target,
+// those volumes are copied off-site by default.
+func (c *checker) checkOffsite(site []*SiteApp) {
+	if c.missingTarget {
+		return
+	}
+	for _, app := range site {
+		for _, st := range app.Stores {
+			if st.Status == StatusBackup && st.Kind == "pvc" && st.Backup == "required" && !st.Offsite && st.offsiteDecision(app) == nil {
+				c.reportMissing(cue.MakePath(cue.Str("stores"), cue.Str(st.ID)), cue.ParsePath("stores"),
+					"%s (%s) would be kept in CSI snapshots only, on the storage system it lives on: define a target so it is copied off-site, or decide offsite: false", st.ID, st.Content)
+			}
+		}
+	}
 }
 
 // checkInlineCredentials requires a Secret for every database that is backed
@@ -292,6 +317,10 @@ func (c *checker) checkDecisions(site []*SiteApp) {
 						"backup: true and a waiver contradict each other; remove one")
 				}
 			}
+			if d.Offsite != nil && st.Kind != "pvc" {
+				c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("offsite")),
+					"offsite is for volumes (pvc stores); a %s store's backup leaves the cluster by its own method", st.Kind)
+			}
 			if st.Status == StatusBackup && st.Kind == "pvc" && isPattern(st.Connection.Claim) {
 				c.report(path, "claim %q is a pattern; a PVC store that is backed up needs one claim name", st.Connection.Claim)
 			}
@@ -330,6 +359,7 @@ func isPattern(claim string) bool { return strings.ContainsAny(claim, "*<>/") }
 func (c *checker) checkTargets(site []*SiteApp) {
 	var targets map[string]Target
 	if !c.decode("targets", &targets) {
+		c.missingTarget = true // CUE reports what is wrong with them
 		return
 	}
 	var defaultTarget string
@@ -364,7 +394,9 @@ func (c *checker) checkTargets(site []*SiteApp) {
 				if needsDriver == "" {
 					needsDriver = st.ID
 				}
-				continue
+				if !st.Offsite {
+					continue
+				}
 			}
 			name := st.Decision.Target
 			if name == "" {
@@ -375,6 +407,7 @@ func (c *checker) checkTargets(site []*SiteApp) {
 			}
 			if name == "" {
 				if len(targets) == 0 {
+					c.missingTarget = true
 					c.reportMissing(cue.ParsePath("targets"), cue.ParsePath("targets"), "%s is backed up, but no target is defined: add targets: <name>: restic: {repository, passwordSecret}", st.ID)
 				} else {
 					c.reportMissing(cue.ParsePath("defaultTarget"), cue.ParsePath("targets"), "several targets are defined; set defaultTarget to one of %s", strings.Join(names, ", "))

@@ -58,6 +58,24 @@ type SiteStore struct {
 	*Store
 	Status   Status
 	Decision StorePolicy
+	// Offsite: a volume that is backed up is also copied off its storage
+	// system (snapshot, clone, restic). See resolution.offsite.
+	Offsite bool
+}
+
+// SnapshotOnlyDecided reports whether the policy keeps a required volume
+// that is backed up in CSI snapshots only, on purpose (offsite: false on
+// the store or its app).
+func (s *SiteStore) SnapshotOnlyDecided(app *SiteApp) bool {
+	return s.Kind == "pvc" && s.Backup == "required" && s.Status == StatusBackup && !s.Offsite && s.offsiteDecision(app) != nil
+}
+
+// offsiteDecision is the store's offsite setting, else its app's, else nil.
+func (s *SiteStore) offsiteDecision(app *SiteApp) *bool {
+	if s.Decision.Offsite != nil {
+		return s.Decision.Offsite
+	}
+	return app.Settings.Offsite
 }
 
 // ReleaseLine returns "v1.17" for "v1.17" and "v1.17.2"; "" if invalid.
@@ -80,6 +98,8 @@ type resolution struct {
 	apps        map[string]AppPolicy
 	stores      map[string]StorePolicy
 	services    Services
+	// hasTarget: the policy defines a target, so volumes can go off-site.
+	hasTarget bool
 }
 
 // resolveApps classifies every store of the catalog and the extra apps. It
@@ -113,6 +133,7 @@ func (r resolution) resolveApps() []*SiteApp {
 			resolved.Connection = resolveConnection(st, r.services, decision.Connection)
 			ss := &SiteStore{Store: &resolved, Decision: decision}
 			ss.Status = r.classify(st, sa.Deployed, decision)
+			ss.Offsite = r.offsite(ss, sa)
 			sa.Stores = append(sa.Stores, ss)
 		}
 		out = append(out, sa)
@@ -166,6 +187,19 @@ func (r resolution) classify(st *Store, deployed bool, d StorePolicy) Status {
 	}
 }
 
+// offsite decides whether a volume that is backed up is copied off-site:
+// as the store or its app says, else for required volumes when the site has
+// a target to copy to.
+func (r resolution) offsite(st *SiteStore, app *SiteApp) bool {
+	if st.Kind != "pvc" || st.Status != StatusBackup {
+		return false
+	}
+	if d := st.offsiteDecision(app); d != nil {
+		return *d
+	}
+	return st.Backup == "required" && r.hasTarget
+}
+
 // resolveConnection applies the site's service and store overrides to a
 // store's catalog connection.
 func resolveConnection(st *Store, services Services, override *Connection) Connection {
@@ -204,6 +238,12 @@ func resolveConnection(st *Store, services Services, override *Connection) Conne
 		setIf(&c.Name, o.Name)
 		if o.FSGroup != 0 {
 			c.FSGroup = o.FSGroup
+		}
+		if o.RunAsUser != 0 {
+			c.RunAsUser = o.RunAsUser
+		}
+		if o.RunAsGroup != 0 {
+			c.RunAsGroup = o.RunAsGroup
 		}
 		if o.PasswordSecret != nil {
 			c.PasswordSecret = o.PasswordSecret
@@ -312,5 +352,6 @@ func (s *Site) AppsAtRelease(release string) []*SiteApp {
 		apps:        pol.Apps,
 		stores:      pol.Stores,
 		services:    pol.Services,
+		hasTarget:   len(pol.Targets) > 0,
 	}.resolveApps()
 }

@@ -350,6 +350,9 @@ func TestExampleRules(t *testing.T) {
 			if _, ok := cj.Annotations["odbackup.io/target"]; ok {
 				kind = alerts.KindMaintenance
 			}
+			if cj.Labels["odbackup.io/drill"] == "true" {
+				kind = alerts.KindDrill
+			}
 			for alert, r := range rules {
 				l := r.Labels
 				if l["site"] != site || l["namespace"] != cj.Namespace || l["app"] != cj.Labels["odbackup.io/app"] {

@@ -49,6 +49,9 @@ type CoverageTotals struct {
 	// SnapshotOnly counts covered stores whose only copy is a CSI snapshot
 	// on the volume's own storage system.
 	SnapshotOnly int `json:"snapshotOnly"`
+	// SnapshotOnlyDecided counts those of them the policy keeps in
+	// snapshots only on purpose (offsite: false on a required volume).
+	SnapshotOnlyDecided int `json:"snapshotOnlyDecided"`
 }
 
 // CoverageApp is one app and its stores.
@@ -81,6 +84,31 @@ type CoverageStore struct {
 	// Backups are the steps that back the store up (covered stores only).
 	Backups []CoverageBackup `json:"backups,omitempty"`
 	Waiver  *schema.Waiver   `json:"waiver,omitempty"`
+	// Offsite says, for a covered store with CSI snapshots, whether a copy
+	// leaves the storage system: "off-site", "snapshot-only-decided" (the
+	// policy says offsite: false) or "snapshot-only".
+	Offsite OffsiteStatus `json:"offsite,omitempty"`
+}
+
+// OffsiteStatus is whether a volume's backups leave its storage system.
+type OffsiteStatus string
+
+// The off-site statuses of a covered store with CSI snapshots.
+const (
+	OffsiteCopied       OffsiteStatus = "off-site"
+	OffsiteDecidedNo    OffsiteStatus = "snapshot-only-decided"
+	OffsiteSnapshotOnly OffsiteStatus = "snapshot-only"
+)
+
+// Words is how the report writes an off-site status.
+func (o OffsiteStatus) Words() string {
+	switch o {
+	case OffsiteCopied:
+		return "off-site"
+	case OffsiteDecidedNo:
+		return "snapshot only (decided)"
+	}
+	return "snapshot only"
 }
 
 // CoverageBackup is one method backing up one store.
@@ -187,6 +215,21 @@ func (s *CoverageStore) RPO() (rpo time.Duration, ok bool) {
 	return rpo, ok
 }
 
+// offsiteOf is a covered store's off-site status; "" for a store without
+// CSI snapshots.
+func offsiteOf(s *CoverageStore, decided bool) OffsiteStatus {
+	if !slices.ContainsFunc(s.Backups, func(b CoverageBackup) bool { return b.SameStorage }) {
+		return ""
+	}
+	switch {
+	case !s.snapshotOnly():
+		return OffsiteCopied
+	case decided:
+		return OffsiteDecidedNo
+	}
+	return OffsiteSnapshotOnly
+}
+
 // snapshotOnly reports whether every copy of a covered store stays on the
 // volume's storage system.
 func (s *CoverageStore) snapshotOnly() bool {
@@ -262,6 +305,7 @@ func NewCoverage(p *plan.Plan) (Coverage, error) {
 				}
 				cs.Backups = append(cs.Backups, b)
 			}
+			cs.Offsite = offsiteOf(&cs, st.SnapshotOnlyDecided(app))
 			ca.Stores = append(ca.Stores, cs)
 		}
 		c.Apps = append(c.Apps, ca)
@@ -326,6 +370,9 @@ func (c *Coverage) countTotals() CoverageTotals {
 			}
 			if st.Status == CoverageCovered && st.snapshotOnly() {
 				t.SnapshotOnly++
+				if st.Offsite == OffsiteDecidedNo {
+					t.SnapshotOnlyDecided++
+				}
 			}
 		}
 	}

@@ -54,6 +54,8 @@ func CheckCoverage(c Coverage, today string) (CoverageGate, error) {
 		case st.Class == "required" && as.app.Deployed && inSite(st.Status) &&
 			st.Status != CoverageCovered && st.Status != CoverageWaived:
 			g.Problems = append(g.Problems, noteAbout(st, "required, but %s and not waived (%s)", st.Status.Words(), st.Why))
+		case st.Status == CoverageCovered && st.Offsite == OffsiteDecidedNo:
+			g.Notices = append(g.Notices, noteAbout(st, "kept in CSI snapshots only, by decision (offsite: false): %s", volumeWords(st)))
 		case st.Status == CoverageWaived && st.Waiver != nil:
 			expires, err := time.Parse(time.DateOnly, st.Waiver.Expires)
 			if err != nil {

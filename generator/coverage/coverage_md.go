@@ -29,6 +29,7 @@ func CoverageMarkdown(c Coverage) []byte {
 	markdownTotals(&b, c)
 	markdownDiagram(&b, c)
 	markdownCovered(&b, c)
+	markdownVolumes(&b, c)
 	markdownWaived(&b, c)
 	markdownUncovered(&b, c, "Not backed up", func(s CoverageStatus) bool { return s != CoverageCovered && s != CoverageWaived && inSite(s) })
 	markdownUncovered(&b, c, "Not part of this site", func(s CoverageStatus) bool { return !inSite(s) })
@@ -71,10 +72,48 @@ func requiredWords(t CoverageTotals) string {
 }
 
 func snapshotOnlyWords(t CoverageTotals) string {
-	if t.SnapshotOnly == 1 {
-		return "1 covered store has only CSI snapshots, no copy off its storage system."
+	decided := ""
+	if t.SnapshotOnlyDecided > 0 {
+		decided = fmt.Sprintf(" (%d by decision: offsite: false)", t.SnapshotOnlyDecided)
 	}
-	return fmt.Sprintf("%d covered stores have only CSI snapshots, no copy off their storage system.", t.SnapshotOnly)
+	if t.SnapshotOnly == 1 {
+		return "1 covered store has only CSI snapshots, no copy off its storage system" + decided + "."
+	}
+	return fmt.Sprintf("%d covered stores have only CSI snapshots, no copy off their storage system%s.", t.SnapshotOnly, decided)
+}
+
+// volumeWords says where a covered volume's copies are and the RPO of
+// each: the off-site copy's and the snapshots'.
+func volumeWords(st *CoverageStore) string {
+	var parts []string
+	for _, bk := range st.Backups {
+		where := "off-site"
+		if bk.SameStorage {
+			where = "on the volume's own storage"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s, RPO %s", bk.Method, where, bk.rpoWords()))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// markdownVolumes lists the covered volumes: copied off-site, or kept in
+// snapshots only (by decision or not), with the RPO of each copy.
+func markdownVolumes(b *strings.Builder, c Coverage) {
+	var rows []string
+	for _, as := range c.stores() {
+		st := as.store
+		if st.Status != CoverageCovered || st.Offsite == "" {
+			continue
+		}
+		rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s |", st.ID, cell(st.Content), st.Offsite.Words(), volumeWords(st)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Volumes\n\nWhether a copy of each covered volume leaves its storage system. An off-site copy clones the newest CSI snapshot and copies its files into restic; \"snapshot only (decided)\" is a volume the policy keeps in snapshots only (`offsite: false`).\n\n")
+	b.WriteString("| Store | Content | Off-site | Copies and RPO |\n|---|---|---|---|\n")
+	b.WriteString(strings.Join(rows, "\n"))
+	b.WriteString("\n\n")
 }
 
 // mermaidClasses colour the diagram's stores by status; an undecided

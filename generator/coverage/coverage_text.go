@@ -66,6 +66,9 @@ func textDetails(st *CoverageStore) []string {
 		lines = append(lines, fmt.Sprintf("%s, CronJob %s at %q, RPO %s, keeps %s, %s",
 			bk.Method, bk.CronJob, bk.Schedule, bk.rpoWords(), bk.Retention, where))
 	}
+	if st.Offsite != "" {
+		lines = append(lines, st.Offsite.Words())
+	}
 	if w := st.Waiver; w != nil {
 		lines = append(lines, waiverWords(w))
 	}

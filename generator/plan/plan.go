@@ -54,6 +54,10 @@ type Traits struct {
 	// its container is named after the export, its restore is the fallback
 	// for that store and comes after the other kinds' restores.
 	Export bool
+	// ContainerPrefix names the step's container "<prefix><identifier>"
+	// instead of "<store kind>-<identifier>": a second kind of a store
+	// needs a container name of its own in the job's pod.
+	ContainerPrefix string
 }
 
 // UsesRestic reports whether a step's data goes to a restic repository.
@@ -287,6 +291,9 @@ func containerName(st *schema.SiteStore, k Kind) string {
 	name := st.Kind + "-" + st.Store.Identifier
 	if k.Traits().Export {
 		name = "export-" + st.Store.Identifier
+	}
+	if p := k.Traits().ContainerPrefix; p != "" {
+		name = p + st.Store.Identifier
 	}
 	return DNSName(63, name)
 }

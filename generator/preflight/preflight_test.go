@@ -243,8 +243,8 @@ func TestExamples(t *testing.T) {
 			name, key string
 			files     []string
 		}{
-			{KindClaim, "xwiki-data-xwiki-0", "", []string{"cronjobs/odbackup-xwiki.yaml", "restore/xwiki/pvc-xwiki-data-xwiki-0.yaml"}},
-			{KindStatefulSet, "xwiki", "", []string{"restore/xwiki/pvc-xwiki-data-xwiki-0.yaml", "runbooks/xwiki.md"}},
+			{KindClaim, "xwiki-data-xwiki-0", "", []string{"cronjobs/odbackup-xwiki.yaml", "restore/xwiki/files-xwiki-data-xwiki-0.yaml", "restore/xwiki/pvc-xwiki-data-xwiki-0.yaml"}},
+			{KindStatefulSet, "xwiki", "", []string{"restore/xwiki/files-xwiki-data-xwiki-0.yaml", "restore/xwiki/pvc-xwiki-data-xwiki-0.yaml", "runbooks/xwiki.md"}},
 			{KindSecret, "database-xwiki-password", "password", []string{"cronjobs/odbackup-xwiki.yaml", "restore/xwiki/postgresql-xwiki.yaml"}},
 			{KindConfigMap, "migrations-status", "", []string{"cronjobs/odbackup-migrations.yaml", "restore/migrations/configmap-migrations-status.yaml"}},
 			{KindStatefulSet, "ums-ldap-server-primary", "", nil}, // the pod the LDAP export execs into

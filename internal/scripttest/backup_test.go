@@ -137,6 +137,9 @@ func TestRetentionFlags(t *testing.T) {
 		"store=xwiki/postgresql/xwiki":                     {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6", "--keep-tag=pre-upgrade"},
 		"store=nextcloud/postgresql/nextcloud,pre-upgrade": {"--keep-last=1"},
 		"store=xwiki/postgresql/xwiki,pre-upgrade":         {"--keep-last=1"},
+		// the off-site copy of XWiki's volume keeps the app's retention
+		"store=xwiki/pvc/xwiki-data-xwiki-0":             {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6", "--keep-tag=pre-upgrade"},
+		"store=xwiki/pvc/xwiki-data-xwiki-0,pre-upgrade": {"--keep-last=1"},
 	}
 	forgets := callsOf(r.Calls, "restic", "forget")
 	if len(forgets) != len(want) {
@@ -285,6 +288,9 @@ func TestFailuresPropagate(t *testing.T) {
 		// The archive pruning reads `rclone lsf` through a pipe into a
 		// while loop: its failure is not seen (the sync before it is).
 		"rclone lsf": "pipeline into while: archive pruning only",
+		// The off-site copy prints the copy pod's log; the pod's phase
+		// is its result.
+		"kubectl logs": "the copy pod's log, shown only",
 	}
 	// A kind of step is the same code in every example: each runs once,
 	// from the first example that has it.
@@ -312,6 +318,9 @@ func TestFailuresPropagate(t *testing.T) {
 					sb.PutObject(fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: opendesk\ndata:\n  key: dmFsdWU=\n", m[1]))
 				}
 				sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+				if step.Offsite() {
+					offsiteObjects(t, sb, step)
+				}
 				ok := sb.MustRun(step, Opts{})
 				for _, key := range callKeys(ok.Calls) {
 					if _, skip := tolerated[key]; skip {

@@ -153,7 +153,7 @@ func backupStep(t testing.TB, all []*Step, storeID string, export bool) *Step {
 	t.Helper()
 	var found []*Step
 	for _, s := range all {
-		if s.Kind == "CronJob" && !s.Copy() && !s.Drill() && s.StoreID() == storeID && strings.HasPrefix(s.Name, "export-") == export {
+		if s.Kind == "CronJob" && !s.Copy() && !s.Drill() && s.StoreID() == storeID && strings.HasPrefix(s.Name, "export-") == export && !s.Offsite() {
 			found = append(found, s)
 		}
 	}

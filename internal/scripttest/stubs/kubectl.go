@@ -5,7 +5,8 @@ package stubs
 // get (with --selector, --sort-by and --output name, json, yaml or
 // jsonpath, through client-go's jsonpath as kubectl does), delete, wait
 // (for readyToUse: ok makes the snapshot ready, fail leaves it as it is)
-// and exec. exec runs the remote command here when it is a stub (slapcat)
+// logs, and exec. A Pod that is created runs at once, as a kubelet would
+// run it (see kubeletRun). exec runs the remote command here when it is a stub (slapcat)
 // or a shell script (sh -c) other than the two it plays itself, by the cue
 // of kubectl: the Cassandra snapshot tar (ok prints a tar of two tables'
 // snapshot directories; short, empty and fail cut it), and a restore's
@@ -205,6 +206,8 @@ func (s *stub) kubectl() int {
 		return kubeDelete(store, k)
 	case "wait":
 		return kubeWait(store, k)
+	case "logs":
+		return kubeLogs(store, k)
 	}
 	fmt.Fprintf(os.Stderr, "stub kubectl: unsupported verb %q\n", k.Verb)
 	return 127
@@ -238,6 +241,9 @@ func kubePut(store Kube, verb string, input []byte) int {
 		}
 		if kind == "volumesnapshot" && nested(obj, "status", "readyToUse") == nil {
 			setNested(obj, false, "status", "readyToUse")
+		}
+		if kind == "pod" {
+			kubeletRun(store, obj)
 		}
 		if err := store.Put(kind, obj); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -473,4 +479,75 @@ func Docs(data []byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// CloneDir is the folder, in the state directory, that stands in for the
+// claim a created Pod mounts (the off-site copy's clone).
+const CloneDir = "clone"
+
+// kubeletRun plays the kubelet for a Pod a script creates (the off-site
+// copy pod): it runs the script of the Pod's first container (SHELL -c
+// SCRIPT) here, with the caller's environment (the sandbox's, which holds
+// restic's settings) under the container's literal variables, the state's
+// clone/ folder standing in for the mounted claim (ODBACKUP_SOURCE), and
+// records the phase its exit gives and its output as the Pod's log.
+func kubeletRun(store Kube, obj map[string]any) {
+	var pod struct {
+		Spec struct {
+			Containers []struct {
+				Command []string `json:"command"`
+				Env     []struct {
+					Name  string `json:"name"`
+					Value string `json:"value"`
+				} `json:"env"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	data, _ := json.Marshal(obj)
+	phase := "Failed"
+	var log bytes.Buffer
+	if err := json.Unmarshal(data, &pod); err != nil || len(pod.Spec.Containers) == 0 || len(pod.Spec.Containers[0].Command) != 3 {
+		fmt.Fprintf(&log, "stub kubelet: a Pod whose first container is not [SHELL -c SCRIPT]\n")
+	} else {
+		c := pod.Spec.Containers[0]
+		clone := filepath.Join(filepath.Dir(store.Dir), CloneDir)
+		os.MkdirAll(clone, 0o755)
+		cmd := exec.Command("sh", "-c", c.Command[2])
+		cmd.Env = os.Environ()
+		for _, e := range c.Env {
+			switch {
+			case e.Name == "ODBACKUP_SOURCE":
+				cmd.Env = append(cmd.Env, e.Name+"="+clone)
+			case e.Value != "" && e.Name != "PATH" && e.Name != "HOME":
+				cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+			}
+		}
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if cmd.Run() == nil {
+			phase = "Succeeded"
+		}
+	}
+	setNested(obj, phase, "status", "phase")
+	os.MkdirAll(filepath.Join(store.Dir, "logs"), 0o755)
+	name, _ := nested(obj, "metadata", "name").(string)
+	os.WriteFile(filepath.Join(store.Dir, "logs", name+".log"), log.Bytes(), 0o644)
+}
+
+// kubeLogs prints the log kubeletRun kept of a Pod.
+func kubeLogs(store Kube, k KubeArgs) int {
+	if len(k.Args) != 1 {
+		fmt.Fprintf(os.Stderr, "stub kubectl: unsupported logs %q\n", k.Args)
+		return 127
+	}
+	_, name, _ := KindOf(k.Args[0])
+	if name == "" {
+		name = k.Args[0]
+	}
+	data, err := os.ReadFile(filepath.Join(store.Dir, "logs", name+".log"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error from server (NotFound): pods %q not found\n", name)
+		return 1
+	}
+	os.Stdout.Write(data)
+	return 0
 }

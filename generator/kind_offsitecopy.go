@@ -1,0 +1,374 @@
+package generator
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/schema"
+)
+
+// offsiteCopy copies a volume off its storage system: the newest CSI
+// snapshot of the claim (the csiSnapshot step of the same job made it just
+// before and waited for it) is cloned into a new claim, a copy pod mounts
+// the clone read-only and streams its files into the site's restic target,
+// and the clone and the pod are deleted on success and on failure alike.
+// It never mounts the live claim, so ReadWriteOnce volumes work, and the
+// app keeps running.
+//
+// Why a pod of its own: a pod's volumes are fixed when it is created, so
+// the backup job's pod cannot mount a claim that one of its own steps
+// creates. The step (a kubectl container) therefore creates the clone
+// claim and a copy Pod from a manifest generated here (Pod Security
+// "restricted", the restic image, the clone mounted read-only), polls the
+// Pod to its end, takes its phase as the step's result and deletes both.
+// The clone and the copy Pod have fixed names per claim, so RBAC names them
+// (get, delete) and a leftover of a killed run is removed before the next
+// run starts; the CronJob's concurrencyPolicy Forbid keeps two runs apart.
+//
+// The copy runs as the volume's owner (runAsUser, runAsGroup of the
+// store's connection, from the catalog where the chart sets them, or from
+// the policy): a restricted pod cannot read another user's files, and
+// restic records every file's owner, group and mode as it finds them. A
+// file the copy cannot read makes restic exit 3, which fails the step.
+type offsiteCopy struct{ resticKind }
+
+// methodOffsiteCopy names the kind.
+const methodOffsiteCopy plan.Method = "offsite-copy"
+
+// offsiteMountDir is where the copy pod mounts the clone and where a
+// restore finds the files in a restic snapshot (restic records absolute
+// paths; both sides use the same one).
+const offsiteMountDir = "/data"
+
+func (offsiteCopy) Method() plan.Method { return methodOffsiteCopy }
+
+// Backs: volumes the policy copies off-site (schema resolves offsite).
+func (offsiteCopy) Backs(st *schema.SiteStore) bool { return st.Kind == "pvc" && st.Offsite }
+
+// GroupOrder: volumes last in a consistency group, as the snapshot.
+func (offsiteCopy) GroupOrder() int { return 3 }
+
+// Traits: the files go to restic (target, maintenance); the container,
+// "offsite-<claim>", runs after the store's snapshot step.
+func (offsiteCopy) Traits() plan.Traits {
+	return plan.Traits{Restic: true, ContainerPrefix: "offsite-"}
+}
+
+func (offsiteCopy) backupContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true,
+		script: offsiteScript(st, g.cloneManifest(st), g.copyPodManifest(st), pol.Snapshot),
+		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+}
+
+// backupRules: the step lists the store's snapshots and waits for one,
+// reads the live claim's class and size (never mounts it), creates the
+// clone and the copy pod and deletes them by name.
+func (offsiteCopy) backupRules(st *Step, add backupRule) {
+	add("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list", "watch"}, "")
+	add("", "persistentvolumeclaims", []string{"get"}, st.Store.Connection.Claim)
+	add("", "persistentvolumeclaims", []string{"create"}, "")
+	add("", "persistentvolumeclaims", []string{"delete", "get"}, cloneName(st))
+	add("", "pods", []string{"create"}, "")
+	// delete --wait watches the pod by name until it is gone.
+	add("", "pods", []string{"delete", "get", "list", "watch"}, copyPodName(st))
+	add("", "pods/log", []string{"get"}, copyPodName(st))
+}
+
+// restoreContainer: the API only to check that the workload is stopped,
+// when the catalog names it.
+func (k offsiteCopy) restoreContainer(g *generation, st *Step) containerPlan {
+	pol := g.plan.Site.Policy
+	cp := containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true,
+		env:    []corev1.EnvVar{literal("ODBACKUP_SOURCE", offsiteMountDir), literal("ODBACKUP_DATA_DIR", restoreMountDir)},
+		mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
+	if k.stoppedWorkload(g.plan, st) != nil {
+		cp.api = true
+		cp.env = append([]corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}, cp.env...)
+	}
+	return cp
+}
+
+func (offsiteCopy) restoreScript(r *RestoreJob) string { return offsiteRestoreScript(r) }
+
+// restorePod mounts the claim to restore into and writes as its owner, so
+// the files get the owner and group the app needs (a restricted pod cannot
+// chown); restic sets the modes.
+func (offsiteCopy) restorePod(st *Step, pod *corev1.PodSpec) {
+	c := st.Store.Connection
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
+	}})
+	setOwner(pod.SecurityContext, c)
+}
+
+func (offsiteCopy) restoreRules(_ *RestoreJob, _ restoreRule, stopped func()) { stopped() }
+
+func (offsiteCopy) restoreBase(st *Step) string {
+	return "files-" + labelWords(st.Store.Identifier)
+}
+
+// stoppedWorkload: the workload that mounts the claim the files go to.
+func (offsiteCopy) stoppedWorkload(p *Plan, st *Step) *schema.Workload { return claimWorkload(p, st) }
+
+func (offsiteCopy) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+	return "files of volume", r.Step.Store.Connection.Claim, "off-site copy"
+}
+
+func (offsiteCopy) runbookSection(rb *runbooks, m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+	st := r.Step
+	c := st.Store.Connection
+	workload := "the workload that mounts it"
+	if r.Stopped != nil {
+		workload = code(workloadRef(*r.Stopped))
+	}
+	m.para("Skip this step when the volume restore from a VolumeSnapshot above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on, or are older than the copy you need: every night the backup also cloned the newest snapshot and copied its files into restic %s, off the cluster.",
+		code(c.Claim), code(st.Target.Restic.Repository))
+	m.para("What the Job does: it checks that %s has 0 replicas, mounts the claim %s and restores the files of the chosen restic snapshot into it with %s: files that are not in the backup are removed, the others get the backup's content and modes. Symbolic links and empty directories come back as they were. The Job runs as %s, and the files it writes are theirs: a restricted pod cannot give files to anyone else.",
+		workload, code(c.Claim), code("restic restore --delete"), ownerWords(c))
+	m.para("When the claim is lost too, let the app's chart create it again (deploy the app, then stop its workload), then run the Job. To restore into a new claim instead, create it, change the Job's %s to its name and run the Job.", code("claimName"))
+	rb.applyCommands(m, r)
+}
+
+// ownerWords names a volume's owner for the runbook.
+func ownerWords(c schema.Connection) string {
+	if c.RunAsUser == 0 {
+		return fmt.Sprintf("user and group %d, odbackup's own, because neither the catalog nor the policy names the volume's owner (set the store's %s in the policy, rebuild and use the new Job, if the app runs as another user)", runAsUser, code("connection: {runAsUser, runAsGroup}"))
+	}
+	return fmt.Sprintf("user %d, group %d, the volume's owner", c.RunAsUser, ownerGroup(c))
+}
+
+func (offsiteCopy) backupWay(_ *runbooks, st *Step, when string) string {
+	return fmt.Sprintf("a clone of the newest VolumeSnapshot, its files copied into restic %s (target %s), %s", code(st.Target.Restic.Repository), code(st.TargetName), when)
+}
+
+func (offsiteCopy) storeCheck(rb *runbooks, r *RestoreJob) string {
+	return fmt.Sprintf("%s: the Job completed; its log ends with %s.", code(r.Step.Store.ID), code("odbackup: files restored"))
+}
+
+func (offsiteCopy) glossary() [][]string {
+	return [][]string{{"clone, off-site copy", "A clone is a new PVC made from a VolumeSnapshot. The off-site copy mounts a clone read-only in a pod of its own and stores its files in restic, off the storage system; the clone is deleted afterwards."}}
+}
+
+// cloneName and copyPodName are fixed per claim, so RBAC can name them.
+func cloneName(st *Step) string   { return dnsName(63, "odbackup-clone", st.Store.Connection.Claim) }
+func copyPodName(st *Step) string { return dnsName(63, "odbackup-copy", st.Store.Connection.Claim) }
+
+// setOwner runs a pod as a volume's owner where it is known.
+func setOwner(sc *corev1.PodSecurityContext, c schema.Connection) {
+	if c.RunAsUser != 0 {
+		sc.RunAsUser = ptr.To(int64(c.RunAsUser))
+		sc.RunAsGroup = ptr.To(int64(ownerGroup(c)))
+	}
+}
+
+// ownerGroup is the volume's group; charts that set only a user run with
+// that user's number as group too.
+func ownerGroup(c schema.Connection) int {
+	if c.RunAsGroup != 0 {
+		return c.RunAsGroup
+	}
+	return c.RunAsUser
+}
+
+// Placeholders the step's script fills in at run time; the manifests are
+// built from Kubernetes' own types, whose Quantity cannot hold a variable.
+const (
+	cloneSizeSentinel = "424242424242"
+	cloneSizeVar      = "${size}"
+)
+
+// cloneManifest is the clone claim: the snapshot as dataSource, the source
+// claim's class (or snapshot.cloneStorageClass) and size, ReadWriteOnce.
+func (g *generation) cloneManifest(st *Step) []byte {
+	pol := g.plan.Site.Policy
+	labels := objectLabels(pol.Site, st.Store.App)
+	labels[labelStore] = storeLabel(st.Store.ID)
+	pvc := &corev1.PersistentVolumeClaim{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Name: cloneName(st), Labels: labels,
+			Annotations: map[string]string{annotStoreID: st.Store.ID}},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: ptr.To("${class}"),
+			DataSource:       &corev1.TypedLocalObjectReference{APIGroup: ptr.To("snapshot.storage.k8s.io"), Kind: "VolumeSnapshot", Name: "${snapshot}"},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceStorage: resource.MustParse(cloneSizeSentinel)}},
+		},
+	}
+	return []byte(strings.Replace(string(g.yaml(pvc)), cloneSizeSentinel, cloneSizeVar, 1))
+}
+
+// copyPodManifest is the pod that copies the clone's files into restic:
+// the restic image, the clone mounted read-only, Pod Security
+// "restricted", no API token, the volume owner's user and group.
+func (g *generation) copyPodManifest(st *Step) []byte {
+	pol := g.plan.Site.Policy
+	labels := objectLabels(pol.Site, st.Store.App)
+	labels[labelStore] = storeLabel(st.Store.ID)
+	labels[labelJob] = st.Job.Name
+	env := append([]corev1.EnvVar{literal("HOME", tmpDir), literal("ODBACKUP_SOURCE", offsiteMountDir)}, resticEnv(st.Target)...)
+	sc := podSecurityContext()
+	setOwner(sc, st.Store.Connection)
+	pod := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: copyPodName(st), Labels: labels,
+			Annotations: map[string]string{annotStoreID: st.Store.ID}},
+		Spec: corev1.PodSpec{
+			ServiceAccountName:           st.Job.Name,
+			AutomountServiceAccountToken: ptr.To(false),
+			RestartPolicy:                corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds:        ptr.To(int64(pol.Snapshot.CopyTimeoutSeconds)),
+			SecurityContext:              sc,
+			Containers: []corev1.Container{restrictedContainer(corev1.Container{
+				Name: "copy", Image: pol.Images.Restic,
+				Command:   []string{"/bin/sh", "-c", blockScalar(offsiteCopyScript(st))},
+				Env:       env,
+				Resources: g.resourceRequirements(st.Job.Resources),
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "clone", MountPath: offsiteMountDir, ReadOnly: true},
+					{Name: "tmp", MountPath: tmpDir},
+				},
+			})},
+			Volumes: []corev1.Volume{
+				{Name: "clone", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: cloneName(st), ReadOnly: true}}},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			},
+		},
+	}
+	return g.yaml(pod)
+}
+
+// offsiteCopyScript runs in the copy pod: the clone's files into restic,
+// tagged per store and scoped to the site, as one snapshot of
+// $ODBACKUP_SOURCE (the same path every night, so restic finds its parent
+// and stores only what changed).
+func offsiteCopyScript(st *Step) string {
+	b := resticScript(fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
+	fmt.Fprintf(b, "restic_backup --host=%s --tag=odbackup --tag=%s --tag=%s --tag=claim=%s \\\n\t--one-file-system \"$ODBACKUP_SOURCE\"\n",
+		shq(st.Job.Site), shq("app="+st.Store.App), shq("store="+st.Store.ID), shq(st.Store.Connection.Claim))
+	b.WriteString("echo \"odbackup: files copied\"\n")
+	return b.String()
+}
+
+// offsiteScript is the step: pick the newest snapshot of the claim, wait
+// until it is ready, clone it, run the copy pod, delete both.
+func offsiteScript(st *Step, clone, pod []byte, snap schema.Snapshot) string {
+	var b strings.Builder
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: off-site copy of PVC %s (%s): snapshot, clone, restic", st.Store.Connection.Claim, st.Store.ID)))
+	classLine := `class=$(k get pvc "$source" --output=jsonpath='{.spec.storageClassName}')`
+	if snap.CloneStorageClass != "" {
+		classLine = "class=" + shq(snap.CloneStorageClass)
+	}
+	fmt.Fprintf(&b, `source=%s
+clone=%s
+pod=%s
+selector=%s
+limit=${ODBACKUP_COPY_TIMEOUT:-%d}
+k() {
+	kubectl --namespace="$ODBACKUP_NAMESPACE" "$@"
+}
+# remove deletes the copy pod, then the clone; it reports what it could
+# not delete, so a clone is never left behind without a word.
+remove() {
+	failed=0
+	if k get pod "$pod" --output=name >/dev/null 2>&1; then
+		k delete pod "$pod" --wait=true --timeout=5m || failed=1
+	fi
+	if k get pvc "$clone" --output=name >/dev/null 2>&1; then
+		k delete pvc "$clone" --wait=false || failed=1
+	fi
+	if [ "$failed" -ne 0 ]; then
+		echo "odbackup: could not delete the copy pod $pod or the clone $clone; delete them by hand" >&2
+	fi
+	return "$failed"
+}
+finish() {
+	rc=$?
+	trap - EXIT
+	remove || rc=1
+	exit "$rc"
+}
+remove
+trap finish EXIT
+trap 'exit 1' HUP INT TERM
+snapshot=$(k get volumesnapshot --selector="$selector" --sort-by=.metadata.creationTimestamp --output=jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | tail -n 1)
+if [ -z "$snapshot" ]; then
+	echo "odbackup: no VolumeSnapshot with label $selector to copy" >&2
+	exit 1
+fi
+echo "odbackup: copying VolumeSnapshot $snapshot off-site"
+if ! k wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$snapshot" --timeout="${ODBACKUP_READY_TIMEOUT:-%d}s"; then
+	echo "odbackup: VolumeSnapshot $snapshot did not become ready to use; no clone made" >&2
+	exit 1
+fi
+%s
+size=$(k get volumesnapshot "$snapshot" --output=jsonpath='{.status.restoreSize}')
+if [ -z "$size" ]; then
+	size=$(k get pvc "$source" --output=jsonpath='{.spec.resources.requests.storage}')
+fi
+echo "odbackup: creating clone $clone (class $class, $size) from $snapshot"
+k create --filename=- <<EOF
+`, shq(st.Store.Connection.Claim), shq(cloneName(st)), shq(copyPodName(st)), shq(labelStore+"="+storeLabel(st.Store.ID)),
+		snap.CopyTimeoutSeconds, snap.ReadyTimeoutSeconds, classLine)
+	b.Write(clone)
+	b.WriteString("EOF\necho \"odbackup: starting copy pod $pod\"\nk create --filename=- <<'EOF'\n")
+	b.Write(pod)
+	b.WriteString(`EOF
+# The pod's phase is the copy's result: Succeeded or Failed (restic's exit
+# code, or the pod's deadline). A clone that never binds leaves it Pending
+# until the limit.
+waited=0
+while :; do
+	phase=$(k get pod "$pod" --output=jsonpath='{.status.phase}')
+	case $phase in
+	Succeeded) break ;;
+	Failed)
+		echo "odbackup: the copy pod $pod failed; its log:" >&2
+		k logs "$pod" >&2 || true
+		exit 1
+		;;
+	esac
+	if [ "$waited" -ge "$limit" ]; then
+		echo "odbackup: the copy pod $pod did not finish within $limit s (phase: ${phase:-none})" >&2
+		k get pvc "$clone" >&2 || true
+		exit 1
+	fi
+	sleep 5
+	waited=$((waited + 5))
+done
+k logs "$pod" || true
+echo "odbackup: VolumeSnapshot $snapshot copied off-site; deleting the clone"
+`)
+	return b.String()
+}
+
+// offsiteRestoreScript restores the files of a restic snapshot into the
+// stopped workload's claim: restic restore --delete makes the volume equal
+// to the backup (content, modes, symlinks, empty directories); the Job runs
+// as the volume's owner, so the files are the app's.
+func offsiteRestoreScript(r *RestoreJob) string {
+	st := r.Step
+	b := new(strings.Builder)
+	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: files of PVC %s from its off-site copy (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	if w := r.Stopped; w != nil {
+		b.WriteString("k() {\n\tkubectl --namespace=\"$ODBACKUP_NAMESPACE\" \"$@\"\n}\n")
+		b.WriteString(stoppedCheck(*w))
+	} else {
+		b.WriteString("# The catalog names no workload for this claim: stop what mounts it first.\n")
+	}
+	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
+	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
+	fmt.Fprintf(b, `check_snapshots
+echo "odbackup: restoring $snapshot into claim %s as user $(id -u), group $(id -g)"
+restic restore --no-lock --host=%s --tag=%s --delete --target="$ODBACKUP_DATA_DIR" "$snapshot:$ODBACKUP_SOURCE"
+echo "odbackup: files restored"
+`, st.Store.Connection.Claim, shq(st.Job.Site), shq("store="+st.Store.ID))
+	return b.String()
+}
