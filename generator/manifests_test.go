@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -42,6 +43,11 @@ type decoded struct {
 	classes   []*snapshotv1.VolumeSnapshotClass
 	snapshots []*snapshotv1.VolumeSnapshot
 	kust      *kustomize.Kustomization
+	// policies and policyBindings are the admission objects, by name,
+	// with the path of their file.
+	policies       map[string]*admissionv1.ValidatingAdmissionPolicy
+	policyBindings map[string]*admissionv1.ValidatingAdmissionPolicyBinding
+	policyPaths    map[string]string
 }
 
 // strict decodes one YAML document into v; unknown or duplicate fields
@@ -55,7 +61,9 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 
 func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
-		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
+		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{},
+		policies: map[string]*admissionv1.ValidatingAdmissionPolicy{}, policyBindings: map[string]*admissionv1.ValidatingAdmissionPolicyBinding{},
+		policyPaths: map[string]string{}}
 	for _, p := range tree.Paths() {
 		if !strings.HasSuffix(p, ".yaml") {
 			continue
@@ -94,6 +102,15 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 				var o snapshotv1.VolumeSnapshotClass
 				strict(t, where, doc, &o)
 				d.classes = append(d.classes, &o)
+			case "ValidatingAdmissionPolicy":
+				var o admissionv1.ValidatingAdmissionPolicy
+				strict(t, where, doc, &o)
+				d.policies[o.Name] = &o
+				d.policyPaths[o.Name] = p
+			case "ValidatingAdmissionPolicyBinding":
+				var o admissionv1.ValidatingAdmissionPolicyBinding
+				strict(t, where, doc, &o)
+				d.policyBindings[o.Name] = &o
 			case "Kustomization":
 				var o kustomize.Kustomization
 				strict(t, where, doc, &o)
