@@ -414,8 +414,8 @@ func TestRestoreJobSettings(t *testing.T) {
 				t.Errorf("%s/%s: no deadline", site, name)
 			}
 			main := s.Template.Spec.Containers
-			if len(main) != 1 || !slices.Contains(main[0].Env, corev1.EnvVar{Name: "ODBACKUP_SNAPSHOT", Value: "latest"}) {
-				t.Errorf("%s/%s: the restore container must read ODBACKUP_SNAPSHOT, latest by default", site, name)
+			if len(main) != 1 || !slices.Contains(main[0].Env, corev1.EnvVar{Name: "ODBACKUP_SNAPSHOT", Value: "list"}) {
+				t.Errorf("%s/%s: the restore container must read ODBACKUP_SNAPSHOT, list by default (applied by accident, it restores nothing)", site, name)
 			}
 			checkPodSettings(t, site, name, &s.Template.Spec)
 		}

@@ -243,10 +243,10 @@ func (rb *runbooks) throwAwayPod(name, image string, env []corev1.EnvVar, intera
 // applyCommands are the commands that run a restore Job with the newest
 // backup, or with the chosen one, follow it, check it and clean up.
 func (rb *runbooks) applyCommands(m *markdown, r *RestoreJob) {
-	m.para("Run the Job. For the newest backup:")
-	m.code("sh", "kubectl apply --filename="+r.Path)
-	m.para("Or, for the backup you chose (%s, see %s), set it in the Job as you apply it:", code(snapshotPlaceholder), link("Choose the backup", "#2-choose-the-backup"))
-	m.code("sh", chosenApply(r, snapshotPlaceholder))
+	m.para("Run the Job, naming the backup as you apply it (applied as it is, the Job only lists the backups and restores nothing). A Job left from an earlier apply cannot be changed, so delete it first. For the newest backup:")
+	m.code("sh", rb.kubectl("delete job --ignore-not-found "+r.Name)+"\n"+chosenApply(r, "latest"))
+	m.para("Or, for the backup you chose (%s, see %s):", code(snapshotPlaceholder), link("Choose the backup", "#2-choose-the-backup"))
+	m.code("sh", rb.kubectl("delete job --ignore-not-found "+r.Name)+"\n"+chosenApply(r, snapshotPlaceholder))
 	m.para("Follow its log to the end, then check that it completed (%s prints %s; a timeout means the Job failed, and the log says why). Then remove the Job with its ServiceAccount, Role and RoleBinding:",
 		code("kubectl wait"), code("condition met"))
 	m.code("sh", rb.followCommands(r)+"kubectl delete --filename="+r.Path)
@@ -618,8 +618,8 @@ func envPurpose(name string) string {
 // choose explains the one decision: which backup each Job restores.
 func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 	m.heading(2, "2. Choose the backup")
-	m.para("Every restore Job restores the newest backup unless told otherwise: its variable %s is %s. To restore an older one, you pick it here and the apply commands in step 4 put it in the Job; %s in those commands stands for what you picked, and is the only thing on this page you fill in.",
-		code("ODBACKUP_SNAPSHOT"), code("latest"), code(snapshotPlaceholder))
+	m.para("A restore Job restores only the backup you name: its variable %s is %s in the file, so a Job applied by accident (%s) only lists the backups. The apply commands in step 4 set it: %s for the newest backup, or the one you pick here; %s in those commands stands for what you picked, and is the only thing on this page you fill in.",
+		code("ODBACKUP_SNAPSHOT"), code("list"), code("kubectl apply -R -f"), code("latest"), code(snapshotPlaceholder))
 	var rows [][]string
 	for _, r := range restores {
 		rows = append(rows, []string{code(r.Step.Store.ID), snapshotMeaning(r.Step), rb.listCommand(r.Step)})

@@ -194,7 +194,7 @@ func (rb *runbooks) order(m *markdown, apps []*schema.SiteApp) {
 // finding says how to list what each store can be restored from.
 func (rb *runbooks) finding(m *markdown) {
 	m.heading(2, "3. Finding the backups")
-	m.para("Each restore Job restores the newest backup unless you give it another (step 2 of each runbook). To see what there is, use the commands below, or let a restore Job list it for you (%s, also in step 2 of each runbook), which needs nothing on your machine but kubectl.", code("ODBACKUP_SNAPSHOT=list"))
+	m.para("Each restore Job restores the backup you name as you apply it, the newest (latest) or another (step 2 of each runbook); applied as it is, it only lists them. To see what there is, use the commands below, or let a restore Job list it for you (%s, also in step 2 of each runbook), which needs nothing on your machine but kubectl.", code("ODBACKUP_SNAPSHOT=list"))
 	if targets := rb.targetsUsed(); len(targets) > 0 {
 		m.heading(3, "restic: databases, exports, ConfigMaps and Secrets")
 		m.para("Every restic snapshot carries the site as its host (%s) and the tags %s, %s and %s (plus %s, %s or %s where one store has several files). With restic 0.14 or newer on your machine, set up the repository's environment from its Secrets:",
