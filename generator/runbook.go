@@ -252,13 +252,25 @@ func (rb *runbooks) applyCommands(m *markdown, r *RestoreJob) {
 	m.code("sh", rb.followCommands(r)+"kubectl delete --filename="+r.Path)
 }
 
+// logsCommand follows the log of a Job's pod. kubectl logs fails at once
+// while the pod's init containers run (copying the tools; "waiting to
+// start: PodInitializing"), so it first waits until the pod, found by
+// odbackup's job label, is running or has ended.
+func (rb *runbooks) logsCommand(job string) string {
+	return fmt.Sprintf(`until case $(%s) in *Running* | *Succeeded* | *Failed*) true ;; *) false ;; esac; do
+  echo "waiting for the pod of job/%s to start"; sleep 5
+done
+%s`, rb.kubectl(fmt.Sprintf("get pods --selector=%s=%s --output=jsonpath='{.items[*].status.phase}'", labelJob, job)), job,
+		rb.kubectl("logs --follow job/"+job))
+}
+
 // chosenApply applies a restore Job with ODBACKUP_SNAPSHOT set to value.
 func chosenApply(r *RestoreJob, value string) string {
 	return fmt.Sprintf("sed '/name: ODBACKUP_SNAPSHOT/{n;s/value: .*/value: \"%s\"/;}' %s | kubectl apply --filename=-", value, r.Path)
 }
 
 func (rb *runbooks) followCommands(r *RestoreJob) string {
-	return rb.kubectl("logs --follow --pod-running-timeout=10m job/"+r.Name) + "\n" +
+	return rb.logsCommand(r.Name) + "\n" +
 		rb.kubectl(fmt.Sprintf("wait --for=condition=complete --timeout=60s job/%s", r.Name)) + "\n"
 }
 
@@ -665,7 +677,7 @@ func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "# %s\n%s\n%s%s\n", r.Step.Store.ID, chosenApply(r, "list"), rb.kubectl("logs --follow --pod-running-timeout=10m job/"+r.Name)+"\n", "kubectl delete --filename="+r.Path)
+		fmt.Fprintf(&b, "# %s\n%s\n%s%s\n", r.Step.Store.ID, chosenApply(r, "list"), rb.logsCommand(r.Name)+"\n", "kubectl delete --filename="+r.Path)
 	}
 	m.code("sh", b.String())
 }
