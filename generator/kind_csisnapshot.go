@@ -280,7 +280,7 @@ echo "odbackup: claim $claim restored from $snapshot; it binds when its workload
 func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
-	old := c.Claim + "-old-volume.txt"
+	old := rb.note(c.Claim + "-old-volume.txt")
 	workload := "the workload that mounts it"
 	if r.Stopped != nil {
 		workload = code(workloadRef(*r.Stopped))
@@ -292,7 +292,7 @@ func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) 
 	m.para("Before it deletes the claim, the Job takes a VolumeSnapshot of it as it is, named %s and the time (its log prints the name; labelled %s, so %s never picks it), and waits until it is ready to use; if it never is, the Job stops and the claim stays. To undo the restore, run the Job again with that name as %s. The backup CronJob's pruning counts it among the store's snapshots: it goes when %d newer ones exist.",
 		code(safetyPrefix(st)+"-"), code(labelSafety+"=pre-restore"), code("latest"), code(snapshotPlaceholder), rb.pol.Snapshot.Keep)
 	m.para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", code("Delete"), code("Retain"))
-	m.code("sh", rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
+	m.code("sh", "mkdir -p "+rb.notesDir()+"\n"+rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
 		fmt.Sprintf(`kubectl patch pv "$(cat %s)" --patch='{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`, old))
 	rb.applyCommands(m, r)
 	m.para("Once the app runs on the restored volume and you have verified it, delete the old one: %s.", code(fmt.Sprintf(`kubectl delete pv "$(cat %s)"`, old)))

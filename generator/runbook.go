@@ -109,6 +109,14 @@ func (rb *runbooks) appJobs(app string) []*Job {
 	return out
 }
 
+// notesDir is where the runbooks' commands keep what the operator needs
+// later (recorded replicas, old volume names): outside the site's output
+// folder, which the next odbackup build replaces as a whole, and per site.
+func (rb *runbooks) notesDir() string { return "~/odbackup-notes/" + rb.pol.Site }
+
+// note is the path of one note file in notesDir.
+func (rb *runbooks) note(name string) string { return rb.notesDir() + "/" + name }
+
 // kubectl is a kubectl command line in the site's namespace.
 func (rb *runbooks) kubectl(args string) string {
 	return "kubectl --namespace=" + rb.pol.Namespace + " " + args
@@ -292,13 +300,14 @@ func (rb *runbooks) recordCommand(ws []schema.Workload, file string) string {
 	for _, w := range ws {
 		refs = append(refs, workloadRef(w))
 	}
-	return fmt.Sprintf(`for w in %s; do
+	return fmt.Sprintf(`mkdir -p %s
+for w in %s; do
   case $w in
   cronjob/*) state=$(%s) ;;
   *) state=$(%s) ;;
   esac
   echo "$w ${state:-false}"
-done | tee %s`, strings.Join(refs, " "),
+done | tee %s`, rb.notesDir(), strings.Join(refs, " "),
 		rb.kubectl(`get "$w" --output=jsonpath='{.spec.suspend}'`),
 		rb.kubectl(`get "$w" --output=jsonpath='{.spec.replicas}'`), file)
 }
@@ -407,13 +416,13 @@ func (rb *runbooks) appRunbook(app *schema.SiteApp) []byte {
 		rb.otherEditions(m, app)
 		return m.bytes()
 	}
-	m.para("%s This runbook brings them back from the backups odbackup takes for this site. Every command is complete: copy it as it is. Run the commands in a POSIX shell (bash, zsh, sh) from the site's output folder, the one that holds %s, with %s pointed at the cluster. Read the page once to the end before you start; %s explains the terms it uses.",
-		intro, code("kustomization.yaml"), code("kubectl"), link("Words used on this page", "#words-used-on-this-page"))
+	m.para("%s This runbook brings them back from the backups odbackup takes for this site. Every command is complete: copy it as it is. Run the commands in a POSIX shell (bash, zsh, sh) from the site's output folder, the one that holds %s, with %s pointed at the cluster. What the commands record for later (replica counts, old volume names) goes to %s, outside the output folder: the next %s replaces that folder as a whole. Read the page once to the end before you start; %s explains the terms it uses.",
+		intro, code("kustomization.yaml"), code("kubectl"), code(rb.notesDir()+"/"), code("odbackup build"), link("Words used on this page", "#words-used-on-this-page"))
 	rb.overview(m, app, restores)
 	rb.before(m, app, restores)
 	rb.choose(m, restores)
 	ws := rb.stopList(app)
-	file := app.ID + "-replicas.txt"
+	file := rb.note(app.ID + "-replicas.txt")
 	rb.stop(m, app, ws, file)
 	m.heading(2, "4. Restore the stores")
 	m.para("In this order. Each step runs one restore Job; wait for it to complete before the next.")
@@ -425,7 +434,7 @@ func (rb *runbooks) appRunbook(app *schema.SiteApp) []byte {
 	m.code("sh", rb.startCommands(ws, file))
 	if mws := rb.maintenanceList(restores); len(mws) > 0 {
 		m.para("Then resume the restic maintenance as step 1 recorded it:")
-		m.code("sh", rb.startCommands(mws, app.ID+"-maintenance.txt"))
+		m.code("sh", rb.startCommands(mws, rb.note(app.ID+"-maintenance.txt")))
 	}
 	rb.verify(m, app, restores)
 	rb.failure(m, app)
@@ -602,8 +611,8 @@ func (rb *runbooks) before(m *markdown, app *schema.SiteApp, restores []*Restore
 	}
 	if ws := rb.maintenanceList(restores); len(ws) > 0 {
 		m.para("Then suspend the restic maintenance of the repositories this page restores from, before you choose a backup: its weekly %s could remove the snapshot you choose between step 2 and step 4 (the restore Jobs read without a lock). Record whether it is suspended now in %s (step 5 puts that back), suspend it, and wait until a run that already started has ended:",
-			code("restic forget --prune"), code(app.ID+"-maintenance.txt"))
-		m.code("sh", rb.recordCommand(ws, app.ID+"-maintenance.txt")+"\n"+rb.stopCommands(ws))
+			code("restic forget --prune"), code(rb.note(app.ID+"-maintenance.txt")))
+		m.code("sh", rb.recordCommand(ws, rb.note(app.ID+"-maintenance.txt"))+"\n"+rb.stopCommands(ws))
 	}
 }
 
