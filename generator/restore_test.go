@@ -126,7 +126,7 @@ esac
 func pvcTemplateOf(t *testing.T, script string) string {
 	t.Helper()
 	start := strings.Index(script, "<<'EOF'\n")
-	end := strings.Index(script, "\nEOF\n")
+	end := start + strings.Index(script[max(start, 0):], "\nEOF\n")
 	if start < 0 || end < start {
 		t.Fatalf("no template in:\n%s", script)
 	}
