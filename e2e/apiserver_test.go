@@ -333,10 +333,25 @@ spec:
 	}
 	e.MustApply(t, s.Namespace, statefulSet(name, 0))
 
-	// The pvc-protection controller's part: let the deletion finish.
+	// The CSI controller's part: the safety snapshot of the live claim
+	// becomes ready; then the pvc-protection controller's: let the
+	// deletion finish.
+	var safety string
 	done := RunUntil(t, restore.Cmd(t, nil), "the restore deleted the claim", 100*time.Millisecond, func() bool {
+		for name, v := range e.VolumeSnapshots(t, s.Namespace) {
+			if v.Metadata.Labels["odbackup.io/safety"] != "" && (v.Status == nil || !v.Status.ReadyToUse) {
+				if v.Metadata.Labels[key] != value || v.Spec.Source.PersistentVolumeClaimName != claim {
+					t.Errorf("the safety snapshot %s: %+v", name, v)
+				}
+				safety = name
+				e.ReadyToUse(t, s.Namespace, name)
+			}
+		}
 		return e.MustKubectl(t, "", "get", "pvc", claim, "--namespace", s.Namespace, "--ignore-not-found", "-o", "jsonpath={.metadata.deletionTimestamp}") != ""
 	})
+	if safety == "" {
+		t.Error("the claim was deleted without a safety snapshot")
+	}
 	e.MustKubectl(t, "", "patch", "pvc", claim, "--namespace", s.Namespace, "--type=json", `--patch=[{"op": "remove", "path": "/metadata/finalizers"}]`)
 	if r := <-done; !r.OK() {
 		t.Fatalf("the claim restore failed:\n%s", r)

@@ -76,7 +76,8 @@ func scriptPerms(script string) permSet {
 	if has("create --filename=-") && has("kind: VolumeSnapshot") {
 		s.add(vs, "volumesnapshots", "", "create")
 	}
-	if has(`wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$snapshot"`) {
+	// (The claim restore waits for its safety snapshot the same way.)
+	if has(`wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$`) {
 		s.add(vs, "volumesnapshots", "", "get", "list", "watch")
 	}
 	if has(`get volumesnapshot "$snapshot" --output=yaml`) {

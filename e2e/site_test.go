@@ -300,6 +300,9 @@ type Container struct {
 	API bool
 	// Pod is the whole Pod spec, for tests that look at its volumes.
 	Pod corev1.PodSpec
+	// Runbook is what the runbooks set in the environment as they apply
+	// the Job (a restore's ODBACKUP_SNAPSHOT); extra overrides it.
+	Runbook map[string]string
 }
 
 // Script is the container's script (the argument of sh -c).
@@ -435,6 +438,10 @@ func (s *Site) Restore(t testing.TB, storeID, method string) *Container {
 	if len(steps) != 1 {
 		t.Fatalf("want one restore container for %s (%s), found %d", storeID, method, len(steps))
 	}
+	// The file's ODBACKUP_SNAPSHOT is list (applied by accident, a Job
+	// restores nothing); the runbooks apply it with latest or an ID, and
+	// so do the tests unless they say otherwise.
+	steps[0].Runbook = map[string]string{"ODBACKUP_SNAPSHOT": "latest"}
 	return steps[0]
 }
 
@@ -522,6 +529,9 @@ func (c *Container) Env(t testing.TB, extra map[string]string) map[string]string
 	env["KUBECONFIG"] = "/nonexistent/odbackup-e2e/no-api-access"
 	if c.API {
 		env["KUBECONFIG"] = s.Kubeconfig(t, c.ServiceAccount)
+	}
+	for k, v := range c.Runbook {
+		env[k] = v
 	}
 	for k, v := range extra {
 		env[k] = v

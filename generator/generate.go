@@ -77,6 +77,18 @@ func Emit(plan *Plan) (Tree, error) {
 		put(path.Join("rbac", m.Name+".yaml"), g.rbacObjects(m.Name, "", nil)...)
 		put(path.Join("cronjobs", m.Name+".yaml"), g.maintenanceCronJob(m))
 	}
+	// Admission policies narrow what RBAC cannot (admission.go), for the
+	// restore accounts too: they must be in force before a restore runs.
+	for _, j := range plan.Jobs {
+		if objs := g.admissionObjects(j.Name, j.App.ID, jobRules(j), jobStoreLabels(j)); len(objs) > 0 {
+			put(path.Join("admission", j.Name+".yaml"), objs...)
+		}
+	}
+	for _, r := range restoreJobs(plan) {
+		if objs := g.admissionObjects(r.Name, r.App(), restoreRules(r), []string{storeLabel(r.Step.Store.ID)}); len(objs) > 0 {
+			put(path.Join("admission", r.Name+".yaml"), objs...)
+		}
+	}
 	// Alert rules: in the kustomization only where the policy says so.
 	if g.err == nil {
 		var inKustomization []string

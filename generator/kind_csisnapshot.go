@@ -58,7 +58,10 @@ func (csiSnapshot) restoreRules(r *RestoreJob, named restoreRule, stopped func()
 	// delete --wait watches the claim by name until it is gone.
 	named("", "persistentvolumeclaims", []string{"delete", "get", "list", "watch"}, r.Step.Store.Connection.Claim)
 	named("", "persistentvolumeclaims", []string{"create"})
-	named("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list"})
+	// The safety snapshot of the live claim: create, and watch for
+	// kubectl wait; the admission policy allows only the store's label.
+	named("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list", "watch"})
+	named("snapshot.storage.k8s.io", "volumesnapshots", []string{"create"})
 }
 
 // stoppedWorkload: the workload that mounts the claim, when the catalog
@@ -160,13 +163,22 @@ func snapshotPrefix(st *Step) string {
 // name comes from the script's $snapshot at run time, its namespace from
 // kubectl's --namespace, like every other namespaced call of the scripts.
 func (g *generation) snapshotManifest(st *Step) []byte {
+	return g.volumeSnapshotManifest(st, "${snapshot}", nil)
+}
+
+// volumeSnapshotManifest is a VolumeSnapshot of the store's claim named
+// name (a shell expansion), with the store's labels and extra.
+func (g *generation) volumeSnapshotManifest(st *Step, name string, extra map[string]string) []byte {
 	pol := g.plan.Site.Policy
 	labels := objectLabels(pol.Site, st.Store.App)
 	labels[labelStore] = storeLabel(st.Store.ID)
+	for k, v := range extra {
+		labels[k] = v
+	}
 	vs := &snapshotv1.VolumeSnapshot{
 		TypeMeta: metav1.TypeMeta{APIVersion: snapshotv1.SchemeGroupVersion.String(), Kind: "VolumeSnapshot"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        "${snapshot}",
+			Name:        name,
 			Labels:      labels,
 			Annotations: map[string]string{annotStoreID: st.Store.ID},
 		},
@@ -176,6 +188,33 @@ func (g *generation) snapshotManifest(st *Step) []byte {
 		},
 	}
 	return g.yaml(vs)
+}
+
+// labelSafety marks the snapshot a claim restore takes of the live claim
+// before replacing it: a restore of "latest" never picks it, so running a
+// restore twice does not bring back what the first one replaced.
+const labelSafety = "odbackup.io/safety"
+
+// safetySnapshot is what the claim restore script needs to take its
+// safety snapshot.
+type safetySnapshot struct {
+	// prefix starts its name; a timestamp follows.
+	prefix   string
+	manifest []byte
+	timeout  int
+}
+
+// safetyPrefix starts the names of a store's safety snapshots.
+func safetyPrefix(st *Step) string {
+	return dnsName(63-16-len("-safety"), st.Store.Connection.Claim) + "-safety"
+}
+
+func (g *generation) safetySnapshot(st *Step) *safetySnapshot {
+	return &safetySnapshot{
+		prefix:   safetyPrefix(st),
+		manifest: g.volumeSnapshotManifest(st, "${safety}", map[string]string{labelSafety: "pre-restore"}),
+		timeout:  g.plan.Site.Policy.Snapshot.ReadyTimeoutSeconds,
+	}
 }
 
 // claimRestoreScript swaps a claim for a new one made from a VolumeSnapshot:
@@ -189,8 +228,8 @@ func claimRestoreScript(r *RestoreJob) string {
 	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: PVC %s (%s) from a CSI VolumeSnapshot", claim, st.Store.ID)))
 	fmt.Fprintf(&b, `snapshot=${ODBACKUP_SNAPSHOT:-latest}
 tmp=${TMPDIR:-/tmp}
-claim=%s
-selector=%s
+claim=%[1]s
+selector=%[2]s
 k() {
 	kubectl --namespace="$ODBACKUP_NAMESPACE" "$@"
 }
@@ -205,7 +244,7 @@ list)
 	exit 1
 	;;
 latest)
-	k get volumesnapshot --selector="$selector" --sort-by=.metadata.creationTimestamp \
+	k get volumesnapshot --selector="$selector,!%[4]s" --sort-by=.metadata.creationTimestamp \
 		--output=jsonpath='{range .items[*]}{.metadata.name} {.status.readyToUse}{"\n"}{end}' >"$tmp/snapshots"
 	snapshot=$(awk '$2 == "true" { name = $1 } END { print name }' "$tmp/snapshots")
 	if [ -z "$snapshot" ]; then
@@ -214,22 +253,31 @@ latest)
 	fi
 	;;
 esac
-if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.metadata.labels.odbackup\.io/store}')" != %s ]; then
-	echo "odbackup: VolumeSnapshot $snapshot is not a snapshot of %s (label $selector)" >&2
+if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.metadata.labels.odbackup\.io/store}')" != %[3]s ]; then
+	echo "odbackup: VolumeSnapshot $snapshot is not a snapshot of %[5]s (label $selector)" >&2
 	exit 1
 fi
 if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.status.readyToUse}')" != true ]; then
 	echo "odbackup: VolumeSnapshot $snapshot is not ready to use" >&2
 	exit 1
 fi
-`, shq(claim), shq(labelStore+"="+label), shq(label), st.Store.ID)
+`, shq(claim), shq(labelStore+"="+label), shq(label), labelSafety, st.Store.ID)
 	if w := r.Stopped; w != nil {
 		b.WriteString(stoppedCheck(*w))
 	} else {
 		b.WriteString("# The catalog names no workload for this claim: the delete below waits\n# (and times out) while a pod still mounts it.\n")
 	}
+	sf := r.safety
 	fmt.Fprintf(&b, `if ! k get pvc "$claim" --output=name >/dev/null; then
 	echo "odbackup: claim $claim does not exist; deploy the app so its chart creates it, stop the workload again and run this Job again" >&2
+	exit 1
+fi
+safety=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)
+echo "odbackup: first a safety snapshot of the live claim: VolumeSnapshot $safety"
+k create --filename=- <<EOF
+%sEOF
+if ! k wait --for=jsonpath='{.status.readyToUse}'=true "volumesnapshot/$safety" --timeout="${ODBACKUP_READY_TIMEOUT:-%d}s"; then
+	echo "odbackup: the safety snapshot $safety did not become ready to use; claim $claim is left as it was" >&2
 	exit 1
 fi
 cat >"$tmp/pvc.tmpl" <<'EOF'
@@ -244,21 +292,21 @@ cat >>"$tmp/new.yaml" <<EOF
     kind: VolumeSnapshot
     name: $snapshot
 EOF
-echo "odbackup: deleting claim $claim"
+echo "odbackup: deleting claim $claim (to go back, restore VolumeSnapshot $safety)"
 k delete pvc "$claim" --wait=true --timeout=10m
 echo "odbackup: creating claim $claim from VolumeSnapshot $snapshot:"
 cat "$tmp/new.yaml"
 k create --filename="$tmp/new.yaml"
 k get pvc "$claim"
-echo "odbackup: claim $claim restored from $snapshot; it binds when its workload starts"
-`, pvcTemplate)
+echo "odbackup: claim $claim restored from $snapshot; it binds when its workload starts; the claim as it was is VolumeSnapshot $safety"
+`, shq(sf.prefix), sf.manifest, sf.timeout, pvcTemplate)
 	return b.String()
 }
 
 func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
-	old := c.Claim + "-old-volume.txt"
+	old := rb.note(c.Claim + "-old-volume.txt")
 	workload := "the workload that mounts it"
 	if r.Stopped != nil {
 		workload = code(workloadRef(*r.Stopped))
@@ -267,8 +315,10 @@ func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) 
 		workload, code("latest"), code(snapshotSelector(st)), code(c.Claim), code("spec.dataSource"))
 	m.para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d that are ready to use (a run whose snapshot never becomes ready deletes it). They live on the same storage system as the volume: if that system is lost, so are they.",
 		code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep)
+	m.para("Before it deletes the claim, the Job takes a VolumeSnapshot of it as it is, named %s and the time (its log prints the name; labelled %s, so %s never picks it), and waits until it is ready to use; if it never is, the Job stops and the claim stays. To undo the restore, run the Job again with that name as %s. The backup CronJob's pruning counts it among the store's snapshots: it goes when %d newer ones exist.",
+		code(safetyPrefix(st)+"-"), code(labelSafety+"=pre-restore"), code("latest"), code(snapshotPlaceholder), rb.pol.Snapshot.Keep)
 	m.para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", code("Delete"), code("Retain"))
-	m.code("sh", rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
+	m.code("sh", "mkdir -p "+rb.notesDir()+"\n"+rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
 		fmt.Sprintf(`kubectl patch pv "$(cat %s)" --patch='{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`, old))
 	rb.applyCommands(m, r)
 	m.para("Once the app runs on the restored volume and you have verified it, delete the old one: %s.", code(fmt.Sprintf(`kubectl delete pv "$(cat %s)"`, old)))

@@ -164,9 +164,9 @@ func (rb *runbooks) exportSection(m *markdown, app *schema.SiteApp, r *RestoreJo
 	file := path.Join(exportRestoreDir(st), e.Filename)
 	m.para("Skip this step when the volume restores above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on: every night the backup also exported the data with %s in pod %s and stored the export in restic, off the cluster.",
 		code(st.Store.Connection.Claim), code(e.Command), code(e.Pod))
-	m.para("What the Job does: it streams %s of the chosen restic snapshot into pod %s (container %s) as %s, on the store's volume, and counts what it copied. It does not load it: that needs the server stopped, which the steps below do by hand.",
-		code(e.Filename), code(e.Pod), code(e.Container), code(file))
 	if e.Slapd == nil {
+		m.para("What the Job does: it streams %s of the chosen restic snapshot into pod %s (container %s) as %s, on the store's volume, and counts what it copied. It does not load it: the steps below do that by hand.",
+			code(e.Filename), code(e.Pod), code(e.Container), code(file))
 		m.para("The pod must run for the Job to reach it. Load the file with the tool that reads %s exports, then restart the pod.", code(e.Command))
 		rb.applyCommands(m, r)
 		return
@@ -176,6 +176,10 @@ func (rb *runbooks) exportSection(m *markdown, app *schema.SiteApp, r *RestoreJo
 	if r2 := findClaimRestore(rb.restores, st.Store.ID); r2 != nil && r2.Stopped != nil {
 		primary = workloadRef(*r2.Stopped)
 	}
+	m.para("What the Job does: it streams %s of the chosen restic snapshot into pod %s (container %s) as %s, on the store's volume, and counts what it copied. It does not load it: the commands after it do, while %s runs (the rest of %s stays stopped from step 3, so nothing writes to the directory), and then restart the pod.",
+		code(e.Filename), code(e.Pod), code(e.Container), code(file), code("slapd"), app.Name)
+	m.para("When the volume itself is lost (the storage failed, or the claim is gone and no snapshot is left): skip the volume restore of %s above (it needs a claim and a snapshot), and delete what is left of the claim, so that the StatefulSet creates a new, empty one when its pod starts below:", code(st.Store.Connection.Claim))
+	m.code("sh", rb.kubectl("delete pvc --ignore-not-found "+st.Store.Connection.Claim))
 	if primary != "" {
 		m.para("The pod must run, on its new, empty volume. Start only it (it loads openDesk's initial directory, because %s holds no database yet):", code(s.Directory))
 		m.code("sh", rb.kubectl(fmt.Sprintf("scale %s --replicas=1", primary))+"\n"+rb.kubectl("rollout status --timeout=15m "+primary))
@@ -192,8 +196,8 @@ slapadd -f %[4]s -b "$base" -q -l %[5]s
 echo "loaded $(slapcat -f %[4]s -b "$base" | grep -c '^dn: ') entries"
 mv %[2]s %[2]s.before-restore
 mv %[1]s %[2]s`, shq(loadDir), s.Directory, shq(s.Config), shq(path.Join(dir, "slapd.conf")), shq(file))
-	m.para("Then load it. %s writes database files directly and must not write to the files %s serves; so the commands below build a new database from the export next to the live one (with a copy of %s that points to the new directory), move it into place, and restart the pod, whose %s then serves it. The directory %s keeps the fresh one.",
-		code("slapadd"), code("slapd"), code(s.Config), code("slapd"), code(s.Directory+".before-restore"))
+	m.para("Then load it. %s writes database files directly and must not write to the files %s serves; so the commands below build a new database from the export next to the live one while %s keeps running (with a copy of %s that points to the new directory), print how many entries it loaded (note the number: step 6 compares with it), move it into place, and stop the pod by deleting it; its StatefulSet starts it again and %s then serves the loaded database. The directory %s keeps the fresh one.",
+		code("slapadd"), code("slapd"), code("slapd"), code(s.Config), code("slapd"), code(s.Directory+".before-restore"))
 	m.code("sh", rb.kubectl(fmt.Sprintf("exec %s --container=%s -- sh -c %s", e.Pod, e.Container, shq(inner)))+"\n"+
 		rb.kubectl("delete pod "+e.Pod))
 	m.para("The export holds the directory, not the transaction log that the UDM listener of %s follows; restore the listener's volume and the provisioning queue from snapshots of the same night where they still exist.", app.Name)

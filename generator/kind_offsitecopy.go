@@ -357,16 +357,18 @@ func offsiteRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	b := new(strings.Builder)
 	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: files of PVC %s from its off-site copy (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
+	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
+	// Listing (the Job applied as it is) works while the app runs; only
+	// a restore needs it stopped.
+	b.WriteString("check_snapshots\n")
 	if w := r.Stopped; w != nil {
 		b.WriteString("k() {\n\tkubectl --namespace=\"$ODBACKUP_NAMESPACE\" \"$@\"\n}\n")
 		b.WriteString(stoppedCheck(*w))
 	} else {
 		b.WriteString("# The catalog names no workload for this claim: stop what mounts it first.\n")
 	}
-	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
-	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
-	fmt.Fprintf(b, `check_snapshots
-echo "odbackup: restoring $snapshot into claim %s as user $(id -u), group $(id -g)"
+	fmt.Fprintf(b, `echo "odbackup: restoring $snapshot into claim %s as user $(id -u), group $(id -g)"
 restic restore --no-lock --host=%s --tag=%s --delete --target="$ODBACKUP_DATA_DIR" "$snapshot:$ODBACKUP_SOURCE"
 echo "odbackup: files restored"
 `, st.Store.Connection.Claim, shq(st.Job.Site), shq("store="+st.Store.ID))

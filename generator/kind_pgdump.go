@@ -107,8 +107,7 @@ func (rb *runbooks) postgresSection(m *markdown, _ *schema.SiteApp, r *RestoreJo
 		code(c.Database+".pgdump"), code("pg_restore --clean --if-exists --no-owner --single-transaction"),
 		code(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)), code(c.User), code(c.PasswordSecret.Name), code(c.User))
 	m.para("Why this way: the database keeps its owner, encoding and collation, and the app's user needs no more rights than it has every day. Objects the dump does not contain stay, though: tables a newer version of the app added after the backup, for example.")
-	rb.applyCommands(m, r)
-	m.para("Recreate the database first, and then run the Job, when the database is gone, damaged beyond repair, or when you are rolling back an upgrade (the upgrade may have added tables that the old version trips over). This needs a PostgreSQL superuser: on openDesk's bundled server that is %s with the password the helmfile's %s holds; on a server of your own, the DBA's account. Start %s in a throw-away Pod:",
+	m.para("Recreate the database first, before you run the Job below, when the database is gone, damaged beyond repair, or when you are rolling back an upgrade (the upgrade may have added tables that the old version trips over). This needs a PostgreSQL superuser: on openDesk's bundled server that is %s with the password the helmfile's %s holds; on a server of your own, the DBA's account. Start %s in a throw-away Pod:",
 		code("postgres"), code("secrets.postgresql.postgresUser"), code("psql"))
 	image := PostgresImage(rb.pol)
 	m.code("sh", rb.throwAwayPod("odbackup-psql", image, nil, true,
@@ -122,6 +121,7 @@ func (rb *runbooks) postgresSection(m *markdown, _ *schema.SiteApp, r *RestoreJo
 	if o := st.Store.Restore.DatabaseOptions; o != "" {
 		m.para("The options %s are how openDesk creates this database; %s needs them.", code(o), st.Store.App)
 	}
+	rb.applyCommands(m, r)
 }
 
 // pgIdent quotes a PostgreSQL identifier when it needs quotes.

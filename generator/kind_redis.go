@@ -137,7 +137,7 @@ func (rb *runbooks) redisSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) 
 	st := r.Step
 	c := st.Store.Connection
 	w := *r.Stopped
-	file := "redis-replicas.txt"
+	file := rb.note("redis-replicas.txt")
 	m.para("This Redis is shared: restoring it replaces the data of every app that uses %s (sessions, caches and locks of all of them), and every user is logged out. Restore it only when that is what you want.", code(fmt.Sprintf("%s:%d", c.Host, c.Port)))
 	m.para("What the Job does: it checks that %s has 0 replicas and no pods, mounts the server's volume %s, writes the %s of the chosen restic snapshot there both as %s and as the base of a new append-only file (%s; Redis 7 with %s on loads only that), and moves what was there to %s and %s.",
 		code(workloadRef(w)), code(c.Claim), code("dump.rdb"), code("dump.rdb"), code("appendonlydir/"), code("appendonly"), code("dump.rdb.before-restore-YYYYMMDDTHHMMSSZ"), code("appendonlydir.before-restore-YYYYMMDDTHHMMSSZ"))

@@ -12,6 +12,7 @@ import (
 
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -49,6 +50,11 @@ type decoded struct {
 	clones   []*corev1.PersistentVolumeClaim
 	copyPods map[string]*corev1.Pod
 	kust     *kustomize.Kustomization
+	// policies and policyBindings are the admission objects, by name,
+	// with the path of their file.
+	policies       map[string]*admissionv1.ValidatingAdmissionPolicy
+	policyBindings map[string]*admissionv1.ValidatingAdmissionPolicyBinding
+	policyPaths    map[string]string
 }
 
 // strict decodes one YAML document into v; unknown or duplicate fields
@@ -62,7 +68,9 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 
 func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, preUpgrade: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
-		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{}}
+		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{},
+		policies: map[string]*admissionv1.ValidatingAdmissionPolicy{}, policyBindings: map[string]*admissionv1.ValidatingAdmissionPolicyBinding{},
+		policyPaths: map[string]string{}}
 	for _, p := range tree.Paths() {
 		if !strings.HasSuffix(p, ".yaml") || p == "alerts/rules.yaml" { // a Prometheus rules file, not an object
 			continue
@@ -108,6 +116,15 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 			case "PrometheusRule":
 				var o monitoringv1.PrometheusRule
 				strict(t, where, doc, &o)
+			case "ValidatingAdmissionPolicy":
+				var o admissionv1.ValidatingAdmissionPolicy
+				strict(t, where, doc, &o)
+				d.policies[o.Name] = &o
+				d.policyPaths[o.Name] = p
+			case "ValidatingAdmissionPolicyBinding":
+				var o admissionv1.ValidatingAdmissionPolicyBinding
+				strict(t, where, doc, &o)
+				d.policyBindings[o.Name] = &o
 			case "Kustomization":
 				var o kustomize.Kustomization
 				strict(t, where, doc, &o)
@@ -472,7 +489,10 @@ func checkRestoreRules(t *testing.T, site, name string, rules []rbacv1.PolicyRul
 			case "pods/exec":
 				ok = named && verbs == "create,get"
 			case "volumesnapshots":
-				ok = !named && verbs == "get,list" && r.APIGroups[0] == "snapshot.storage.k8s.io"
+				// get, list and watch (kubectl wait) the store's snapshots;
+				// create the safety snapshot, which the admission policy
+				// narrows to the store's label.
+				ok = !named && (verbs == "get,list,watch" || verbs == "create") && r.APIGroups[0] == "snapshot.storage.k8s.io"
 			}
 			if !ok {
 				t.Errorf("%s/%s: a restore needs no rule %v", site, name, r)
@@ -499,8 +519,8 @@ func TestRestoreJobSettings(t *testing.T) {
 				t.Errorf("%s/%s: no deadline", site, name)
 			}
 			main := s.Template.Spec.Containers
-			if len(main) != 1 || !slices.Contains(main[0].Env, corev1.EnvVar{Name: "ODBACKUP_SNAPSHOT", Value: "latest"}) {
-				t.Errorf("%s/%s: the restore container must read ODBACKUP_SNAPSHOT, latest by default", site, name)
+			if len(main) != 1 || !slices.Contains(main[0].Env, corev1.EnvVar{Name: "ODBACKUP_SNAPSHOT", Value: "list"}) {
+				t.Errorf("%s/%s: the restore container must read ODBACKUP_SNAPSHOT, list by default (applied by accident, it restores nothing)", site, name)
 			}
 			checkPodSettings(t, site, name, &s.Template.Spec)
 		}

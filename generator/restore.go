@@ -44,6 +44,9 @@ type RestoreJob struct {
 	// runs: the one mounting a restored claim, or the Redis server. Nil
 	// when the Job needs no such check.
 	Stopped *schema.Workload
+	// safety is the VolumeSnapshot a claim restore takes of the live
+	// claim before it deletes it; set while the Job is emitted.
+	safety *safetySnapshot
 }
 
 // App is the id of the app whose store the Job restores.
@@ -144,10 +147,16 @@ func workloadResource(kind string) (group, resource string) {
 // backup to restore.
 func (g *generation) restoreContainer(r *RestoreJob) containerPlan {
 	st := r.Step
+	if st.Kind.Traits().VolumeSnapshots {
+		r.safety = g.safetySnapshot(st)
+	}
 	cp := kindOf(st).restoreContainer(g, st)
 	cp.name = "restore"
 	cp.script = kindOf(st).restoreScript(r)
-	cp.env = append([]corev1.EnvVar{literal("ODBACKUP_SNAPSHOT", "latest")}, cp.env...)
+	// A restore Job applied as it is only lists what it could restore:
+	// `kubectl apply -R -f out/<site>` by habit must not overwrite a
+	// database. Restoring takes naming the backup (latest or an ID).
+	cp.env = append([]corev1.EnvVar{literal("ODBACKUP_SNAPSHOT", "list")}, cp.env...)
 	if st.UsesRestic() {
 		cp.env = append(cp.env, resticEnv(st.Target)...)
 	}

@@ -126,7 +126,7 @@ esac
 func pvcTemplateOf(t *testing.T, script string) string {
 	t.Helper()
 	start := strings.Index(script, "<<'EOF'\n")
-	end := strings.Index(script, "\nEOF\n")
+	end := start + strings.Index(script[max(start, 0):], "\nEOF\n")
 	if start < 0 || end < start {
 		t.Fatalf("no template in:\n%s", script)
 	}
@@ -203,7 +203,8 @@ func TestClaimRestoreKeepsTheClaim(t *testing.T) {
 }
 
 // TestRestoreFilesAreNotResources: no restore Job and no runbook is in a
-// kustomization, and every restore Job has a runbook that applies it.
+// kustomization, and every restore Job has a runbook that applies it,
+// naming the backup (latest).
 func TestRestoreFilesAreNotResources(t *testing.T) {
 	for site, tree := range examples(t) {
 		kust := string(tree["kustomization.yaml"])
@@ -220,8 +221,10 @@ func TestRestoreFilesAreNotResources(t *testing.T) {
 			if strings.Contains(kust, p) {
 				t.Errorf("%s: %s is in the kustomization", site, p)
 			}
-			if !strings.Contains(runbooks, "kubectl apply --filename="+p) {
-				t.Errorf("%s: no runbook applies %s", site, p)
+			// Applied as it is, a restore only lists; the runbook names
+			// the backup as it applies the Job.
+			if !strings.Contains(runbooks, `value: "latest"/;}' `+p+" | kubectl apply --filename=-") {
+				t.Errorf("%s: no runbook applies %s with ODBACKUP_SNAPSHOT=latest", site, p)
 			}
 		}
 		if _, ok := tree["runbooks/README.md"]; !ok {

@@ -3,6 +3,7 @@ package generator
 import (
 	"cmp"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -109,6 +110,14 @@ func (rb *runbooks) appJobs(app string) []*Job {
 	}
 	return out
 }
+
+// notesDir is where the runbooks' commands keep what the operator needs
+// later (recorded replicas, old volume names): outside the site's output
+// folder, which the next odbackup build replaces as a whole, and per site.
+func (rb *runbooks) notesDir() string { return "~/odbackup-notes/" + rb.pol.Site }
+
+// note is the path of one note file in notesDir.
+func (rb *runbooks) note(name string) string { return rb.notesDir() + "/" + name }
 
 // kubectl is a kubectl command line in the site's namespace.
 func (rb *runbooks) kubectl(args string) string {
@@ -244,13 +253,25 @@ func (rb *runbooks) throwAwayPod(name, image string, env []corev1.EnvVar, intera
 // applyCommands are the commands that run a restore Job with the newest
 // backup, or with the chosen one, follow it, check it and clean up.
 func (rb *runbooks) applyCommands(m *markdown, r *RestoreJob) {
-	m.para("Run the Job. For the newest backup:")
-	m.code("sh", "kubectl apply --filename="+r.Path)
-	m.para("Or, for the backup you chose (%s, see %s), set it in the Job as you apply it:", code(snapshotPlaceholder), link("Choose the backup", "#2-choose-the-backup"))
-	m.code("sh", chosenApply(r, snapshotPlaceholder))
+	m.para("Run the Job, naming the backup as you apply it (applied as it is, the Job only lists the backups and restores nothing). A Job left from an earlier apply cannot be changed, so delete it first. For the newest backup:")
+	m.code("sh", rb.kubectl("delete job --ignore-not-found "+r.Name)+"\n"+chosenApply(r, "latest"))
+	m.para("Or, for the backup you chose (%s, see %s):", code(snapshotPlaceholder), link("Choose the backup", "#2-choose-the-backup"))
+	m.code("sh", rb.kubectl("delete job --ignore-not-found "+r.Name)+"\n"+chosenApply(r, snapshotPlaceholder))
 	m.para("Follow its log to the end, then check that it completed (%s prints %s; a timeout means the Job failed, and the log says why). Then remove the Job with its ServiceAccount, Role and RoleBinding:",
 		code("kubectl wait"), code("condition met"))
 	m.code("sh", rb.followCommands(r)+"kubectl delete --filename="+r.Path)
+}
+
+// logsCommand follows the log of a Job's pod. kubectl logs fails at once
+// while the pod's init containers run (copying the tools; "waiting to
+// start: PodInitializing"), so it first waits until the pod, found by
+// odbackup's job label, is running or has ended.
+func (rb *runbooks) logsCommand(job string) string {
+	return fmt.Sprintf(`until case $(%s) in *Running* | *Succeeded* | *Failed*) true ;; *) false ;; esac; do
+  echo "waiting for the pod of job/%s to start"; sleep 5
+done
+%s`, rb.kubectl(fmt.Sprintf("get pods --selector=%s=%s --output=jsonpath='{.items[*].status.phase}'", labelJob, job)), job,
+		rb.kubectl("logs --follow job/"+job))
 }
 
 // chosenApply applies a restore Job with ODBACKUP_SNAPSHOT set to value.
@@ -259,7 +280,7 @@ func chosenApply(r *RestoreJob, value string) string {
 }
 
 func (rb *runbooks) followCommands(r *RestoreJob) string {
-	return rb.kubectl("logs --follow --pod-running-timeout=10m job/"+r.Name) + "\n" +
+	return rb.logsCommand(r.Name) + "\n" +
 		rb.kubectl(fmt.Sprintf("wait --for=condition=complete --timeout=60s job/%s", r.Name)) + "\n"
 }
 
@@ -281,13 +302,14 @@ func (rb *runbooks) recordCommand(ws []schema.Workload, file string) string {
 	for _, w := range ws {
 		refs = append(refs, workloadRef(w))
 	}
-	return fmt.Sprintf(`for w in %s; do
+	return fmt.Sprintf(`mkdir -p %s
+for w in %s; do
   case $w in
   cronjob/*) state=$(%s) ;;
   *) state=$(%s) ;;
   esac
   echo "$w ${state:-false}"
-done | tee %s`, strings.Join(refs, " "),
+done | tee %s`, rb.notesDir(), strings.Join(refs, " "),
 		rb.kubectl(`get "$w" --output=jsonpath='{.spec.suspend}'`),
 		rb.kubectl(`get "$w" --output=jsonpath='{.spec.replicas}'`), file)
 }
@@ -296,10 +318,11 @@ done | tee %s`, strings.Join(refs, " "),
 // wait until their pods are gone.
 func (rb *runbooks) stopCommands(ws []schema.Workload) string {
 	var b strings.Builder
-	var scaled []string
+	var scaled, suspended []string
 	for _, w := range ws {
 		if w.Kind == "CronJob" {
 			b.WriteString(rb.kubectl(fmt.Sprintf(`patch %s --patch='{"spec":{"suspend":true}}'`, workloadRef(w))) + "\n")
+			suspended = append(suspended, workloadRef(w))
 			continue
 		}
 		b.WriteString(rb.kubectl(fmt.Sprintf("scale %s --replicas=0", workloadRef(w))) + "\n")
@@ -312,6 +335,15 @@ func (rb *runbooks) stopCommands(ws []schema.Workload) string {
   done
 done
 `, strings.Join(scaled, " "), rb.kubectl(`get "$w" --output=jsonpath='{.status.replicas}'`))
+	}
+	// Suspending a CronJob does not stop a Job it already started.
+	if len(suspended) > 0 {
+		fmt.Fprintf(&b, `for w in %s; do
+  until [ -z "$(%s)" ]; do
+    echo "waiting for the running Job of $w to end"; sleep 10
+  done
+done
+`, strings.Join(suspended, " "), rb.kubectl(`get "$w" --output=jsonpath='{.status.active}'`))
 	}
 	return b.String()
 }
@@ -386,13 +418,13 @@ func (rb *runbooks) appRunbook(app *schema.SiteApp) []byte {
 		rb.otherEditions(m, app)
 		return m.bytes()
 	}
-	m.para("%s This runbook brings them back from the backups odbackup takes for this site. Every command is complete: copy it as it is. Run the commands in a POSIX shell (bash, zsh, sh) from the site's output folder, the one that holds %s, with %s pointed at the cluster. Read the page once to the end before you start; %s explains the terms it uses.",
-		intro, code("kustomization.yaml"), code("kubectl"), link("Words used on this page", "#words-used-on-this-page"))
+	m.para("%s This runbook brings them back from the backups odbackup takes for this site. Every command is complete: copy it as it is. Run the commands in a POSIX shell (bash, zsh, sh) from the site's output folder, the one that holds %s, with %s pointed at the cluster. What the commands record for later (replica counts, old volume names) goes to %s, outside the output folder: the next %s replaces that folder as a whole. Read the page once to the end before you start; %s explains the terms it uses.",
+		intro, code("kustomization.yaml"), code("kubectl"), code(rb.notesDir()+"/"), code("odbackup build"), link("Words used on this page", "#words-used-on-this-page"))
 	rb.overview(m, app, restores)
 	rb.before(m, app, restores)
 	rb.choose(m, restores)
 	ws := rb.stopList(app)
-	file := app.ID + "-replicas.txt"
+	file := rb.note(app.ID + "-replicas.txt")
 	rb.stop(m, app, ws, file)
 	m.heading(2, "4. Restore the stores")
 	m.para("In this order. Each step runs one restore Job; wait for it to complete before the next.")
@@ -402,6 +434,10 @@ func (rb *runbooks) appRunbook(app *schema.SiteApp) []byte {
 	m.heading(2, "5. Start %s again", app.Name)
 	m.para("Put back what step 3 recorded, in the reverse order, and wait until the workloads are ready. The backup CronJobs resume last: the next backup is the first of the restored state.")
 	m.code("sh", rb.startCommands(ws, file))
+	if mws := rb.maintenanceList(restores); len(mws) > 0 {
+		m.para("Then resume the restic maintenance as step 1 recorded it:")
+		m.code("sh", rb.startCommands(mws, rb.note(app.ID+"-maintenance.txt")))
+	}
 	rb.verify(m, app, restores)
 	rb.failure(m, app)
 	rb.glossary(m, restores)
@@ -584,6 +620,26 @@ func (rb *runbooks) before(m *markdown, app *schema.SiteApp, restores []*Restore
 		m.table([]string{"Secret", "key", "used for"}, rows)
 		m.code("sh", rb.kubectl("get secret "+strings.Join(names, " ")))
 	}
+	if ws := rb.maintenanceList(restores); len(ws) > 0 {
+		m.para("Then suspend the restic maintenance of the repositories this page restores from, before you choose a backup: its weekly %s could remove the snapshot you choose between step 2 and step 4 (the restore Jobs read without a lock). Record whether it is suspended now in %s (step 5 puts that back), suspend it, and wait until a run that already started has ended:",
+			code("restic forget --prune"), code(rb.note(app.ID+"-maintenance.txt")))
+		m.code("sh", rb.recordCommand(ws, rb.note(app.ID+"-maintenance.txt"))+"\n"+rb.stopCommands(ws))
+	}
+}
+
+// maintenanceList is the restic maintenance CronJobs of the targets the
+// restores read from, as workloads the stop and start commands take.
+// Suspending them for the whole restore, not a lock per command, keeps
+// the snapshot chosen in step 2 until step 4 has restored it; a shared
+// lock would hold only while one Job runs.
+func (rb *runbooks) maintenanceList(restores []*RestoreJob) []schema.Workload {
+	var ws []schema.Workload
+	for _, mj := range rb.plan.Maintenance {
+		if slices.ContainsFunc(restores, func(r *RestoreJob) bool { return r.Step.UsesRestic() && r.Step.TargetName == mj.TargetName }) {
+			ws = append(ws, schema.Workload{Kind: "CronJob", Name: mj.Name, Confidence: "confirmed", Source: "generated by odbackup: cronjobs/" + mj.Name + ".yaml"})
+		}
+	}
+	return ws
 }
 
 // secretUse says what a Secret key is for in a restore.
@@ -628,8 +684,8 @@ func envPurpose(name string) string {
 // choose explains the one decision: which backup each Job restores.
 func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 	m.heading(2, "2. Choose the backup")
-	m.para("Every restore Job restores the newest backup unless told otherwise: its variable %s is %s. To restore an older one, you pick it here and the apply commands in step 4 put it in the Job; %s in those commands stands for what you picked, and is the only thing on this page you fill in.",
-		code("ODBACKUP_SNAPSHOT"), code("latest"), code(snapshotPlaceholder))
+	m.para("A restore Job restores only the backup you name: its variable %s is %s in the file, so a Job applied by accident (%s) only lists the backups. The apply commands in step 4 set it: %s for the newest backup, or the one you pick here; %s in those commands stands for what you picked, and is the only thing on this page you fill in.",
+		code("ODBACKUP_SNAPSHOT"), code("list"), code("kubectl apply -R -f"), code("latest"), code(snapshotPlaceholder))
 	var rows [][]string
 	for _, r := range restores {
 		rows = append(rows, []string{code(r.Step.Store.ID), snapshotMeaning(r.Step), rb.listCommand(r.Step)})
@@ -641,7 +697,7 @@ func (rb *runbooks) choose(m *markdown, restores []*RestoreJob) {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "# %s\n%s\n%s%s\n", r.Step.Store.ID, chosenApply(r, "list"), rb.kubectl("logs --follow --pod-running-timeout=10m job/"+r.Name)+"\n", "kubectl delete --filename="+r.Path)
+		fmt.Fprintf(&b, "# %s\n%s\n%s%s\n", r.Step.Store.ID, chosenApply(r, "list"), rb.logsCommand(r.Name)+"\n", "kubectl delete --filename="+r.Path)
 	}
 	m.code("sh", b.String())
 }
@@ -701,6 +757,10 @@ func (rb *runbooks) failure(m *markdown, app *schema.SiteApp) {
 // preflightItem tells the operator how to check that the namespace holds
 // everything a runbook's commands and Jobs use, before the first step.
 func (rb *runbooks) preflightItem() string {
-	return fmt.Sprintf("Check that the namespace holds everything this page uses: from the folder you run odbackup build in, %s exits 0 when every Secret and key, claim, workload and Service is there, and otherwise names what is missing and which restore Job or step needs it.",
-		code("odbackup preflight "+shq(rb.site.File)+` --kubeconfig "$KUBECONFIG"`))
+	return fmt.Sprintf("Check that the namespace holds everything this page uses: in the folder that holds the site's policy, %s exits 0 when every Secret and key, claim, workload and Service is there, and otherwise names what is missing and which restore Job or step needs it.",
+		code("odbackup preflight "+shq(rb.policyFile())+` --kubeconfig "$KUBECONFIG"`))
 }
+
+// policyFile is the site's policy as commands in a runbook name it: its
+// file name only, so the output does not depend on where build ran.
+func (rb *runbooks) policyFile() string { return path.Base(rb.site.File) }

@@ -194,7 +194,7 @@ func (rb *runbooks) order(m *markdown, apps []*schema.SiteApp) {
 // finding says how to list what each store can be restored from.
 func (rb *runbooks) finding(m *markdown) {
 	m.heading(2, "3. Finding the backups")
-	m.para("Each restore Job restores the newest backup unless you give it another (step 2 of each runbook). To see what there is, use the commands below, or let a restore Job list it for you (%s, also in step 2 of each runbook), which needs nothing on your machine but kubectl.", code("ODBACKUP_SNAPSHOT=list"))
+	m.para("Each restore Job restores the backup you name as you apply it, the newest (latest) or another (step 2 of each runbook); applied as it is, it only lists them. To see what there is, use the commands below, or let a restore Job list it for you (%s, also in step 2 of each runbook), which needs nothing on your machine but kubectl.", code("ODBACKUP_SNAPSHOT=list"))
 	m.para("A backup Job of several stores backs up every store it can, even when one fails: its last container, %s, then fails the Job, and its log names every store that failed with the container whose log says why. The stores it does not name were backed up by that run.",
 		code(runResultContainer))
 	if targets := rb.targetsUsed(); len(targets) > 0 {

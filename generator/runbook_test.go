@@ -117,6 +117,13 @@ func definedNames(t *testing.T, site *schema.Site, tree generator.Tree) defined 
 			}
 			if err := yaml.Unmarshal(doc, &meta); err == nil && meta.Kind == "Job" {
 				d.add("job", meta.Metadata.Name)
+				// The runbooks find a Job's pod by its label.
+				var j batchv1.Job
+				if err := yaml.Unmarshal(doc, &j); err == nil {
+					if v := j.Spec.Template.Labels["odbackup.io/job"]; v != "" {
+						d.add("selector", "odbackup.io/job="+v)
+					}
+				}
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func (rb *runbooks) upgradeRunbook() []byte {
 
 	m.heading(2, "1. Before the day: what the upgrade changes")
 	m.para("In the GitOps repository, with the release you upgrade to:")
-	m.code("sh", fmt.Sprintf("odbackup upgrade %s --to vX.Y.Z", shq(rb.site.File)))
+	m.code("sh", fmt.Sprintf("odbackup upgrade %s --to vX.Y.Z", shq(rb.policyFile())))
 	m.para("It lists the stores the release adds, removes or changes and the decisions the policy needs first. Make them in the policy now, in a merge request, but keep %s at %s until openDesk runs the new release.", code("release"), code(pol.Release))
 
 	m.heading(2, "2. Suspend the backups")
@@ -71,7 +71,7 @@ func (rb *runbooks) upgradeRunbook() []byte {
 
 	m.heading(2, "5. Move the policy to the new release")
 	m.para("In the GitOps repository: set %s to the new release in %s, check it with %s, and build the site's folder again as your CI does (%s into the folder that holds this one). Merge it and let the sync apply it (resume the sync you paused). The new CronJobs know the stores of the new release.",
-		code("release"), code(rb.site.File), code("odbackup vet "+shq(rb.site.File)), code("odbackup build "+shq(rb.site.File)+" -o"))
+		code("release"), code(rb.policyFile()), code("odbackup vet "+shq(rb.policyFile())), code("odbackup build "+shq(rb.policyFile())+" -o"))
 
 	m.heading(2, "6. Resume the backups")
 	b.Reset()

@@ -13,7 +13,7 @@ import (
 	"github.com/odbackup/odbackup/generator/coverage"
 )
 
-const coverageUsage = `Usage: odbackup coverage POLICY [--base OLD] [--format text|markdown|json] [--today YYYY-MM-DD]
+const coverageUsage = `Usage: odbackup coverage POLICY [--base OLD [--base-name NAME]] [--format text|markdown|json] [--today YYYY-MM-DD]
 
 Reports what the site policy backs up: every store of the catalog and of the
 site's own apps, with its status, method, CronJob, schedule, RPO (the longest
@@ -22,7 +22,8 @@ gap between two runs), retention and target, or why it goes without backup.
 With --base, prints what changed against OLD instead, store by store, short
 enough for a merge-request comment. OLD is an older policy (.cue) or an older
 coverage.json (as odbackup build writes it); other names are told apart by
-their content.
+their content. --base-name says what OLD is in the report (CI passes the
+target branch, "main"); without it, the report names OLD's path.
 
 Exits 1 when a required store of a deployed app is neither covered nor
 waived (a schedule that never runs does not cover), when a waiver has
@@ -32,16 +33,18 @@ still runs; 0 otherwise; 2 on a usage error or a base it cannot read.
 `
 
 type coverageOptions struct {
-	policy string
-	base   string
-	format string
-	today  string
+	policy   string
+	base     string
+	baseName string
+	format   string
+	today    string
 }
 
 func parseCoverageArgs(args []string) (coverageOptions, error) {
 	var o coverageOptions
 	fs := newFlagSet("coverage")
 	fs.StringVar(&o.base, "base", "", "older policy (.cue) or coverage.json to compare with")
+	fs.StringVar(&o.baseName, "base-name", "", "what --base is in the report, e.g. the target branch (default: its path)")
 	fs.StringVar(&o.format, "format", "text", "output format: text, markdown or json")
 	fs.StringVar(&o.today, "today", "", "date that waiver expiry is checked against (default: today)")
 	if err := parseFlags(fs, coverageUsage, args); err != nil {
@@ -54,6 +57,9 @@ func parseCoverageArgs(args []string) (coverageOptions, error) {
 		o.policy = fs.Arg(0)
 	default:
 		return o, usagef("coverage: one policy at a time, not %d (usage: odbackup coverage POLICY [--base OLD])", fs.NArg())
+	}
+	if o.baseName != "" && o.base == "" {
+		return o, usagef("--base-name names --base, and no --base is given")
 	}
 	if err := checkDate("today", o.today); err != nil {
 		return o, err
@@ -90,7 +96,11 @@ func runCoverage(e *env, args []string) error {
 		head.Gate = &gate
 		out, err = renderReport(head, o.format)
 	} else {
-		d := coverage.CompareCoverage(*base, head, filepath.ToSlash(o.base))
+		name := filepath.ToSlash(o.base)
+		if o.baseName != "" {
+			name = o.baseName
+		}
+		d := coverage.CompareCoverage(*base, head, name)
 		d.WithLostCoverage(gate)
 		gate = *d.Gate
 		out, err = renderDiff(d, o.format)

@@ -148,7 +148,7 @@ func TestWildcardRestoreOneRun(t *testing.T) {
 	sb.SetDatabases("PRIMARYDB_1", "PRIMARYDB_2") // PRIMARYDB_3 was dropped
 	sb.MustRun(backup, Opts{})
 
-	r := sb.MustRun(restoreStep(t, all, store, "mariadb-dump"), Opts{})
+	r := sb.MustRun(restoreStep(t, all, store, "mariadb-dump"), Opts{Env: map[string]string{"ODBACKUP_SNAPSHOT": "latest"}})
 	var restored []string
 	for _, c := range callsOf(r.Calls, "mariadb") {
 		if c.Stdin == "" {

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/jsonpath"
 	"sigs.k8s.io/yaml"
 )
@@ -254,18 +255,20 @@ func kubePut(store Kube, verb string, input []byte) int {
 	return 0
 }
 
-// selected reports whether obj's labels match a selector "k=v,k2=v2".
+// selected reports whether obj's labels match a label selector, parsed as
+// kubectl parses it ("k=v,k2!=v2,!k3").
 func selected(obj map[string]any, selector string) bool {
-	for _, term := range strings.Split(selector, ",") {
-		if term == "" {
-			continue
-		}
-		key, val, _ := strings.Cut(term, "=")
-		if got, _ := nested(obj, "metadata", "labels", key).(string); got != val {
-			return false
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return false
+	}
+	set := labels.Set{}
+	if m, ok := nested(obj, "metadata", "labels").(map[string]any); ok {
+		for k, v := range m {
+			set[k], _ = v.(string)
 		}
 	}
-	return true
+	return sel.Matches(set)
 }
 
 func kubeGet(store Kube, k KubeArgs) int {
