@@ -17,7 +17,12 @@ func stepIdentity(t testing.TB, c *Container) (host string, tags []string, file 
 	script := c.Script()
 	host = regexpFind(t, `--host=(\S+)`, script)
 	for _, m := range regexp.MustCompile(`--tag=('[^']*'|\S+)`).FindAllStringSubmatch(script, -1) {
-		tags = append(tags, strings.Trim(m[1], `'"`))
+		tag := strings.Trim(m[1], `'"`)
+		// restic_backup's own tags of a pre-upgrade run are not the step's.
+		if tag == "pre-upgrade" || strings.HasPrefix(tag, "from=") {
+			continue
+		}
+		tags = append(tags, tag)
 	}
 	file = regexpFind(t, `--stdin-filename=(\S+)`, script)
 	return host, tags, file
