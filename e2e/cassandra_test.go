@@ -49,6 +49,7 @@ func TestCassandraMethod(t *testing.T) {
 	s := e.BuildSite(t, SiteSpec{
 		Apps: []string{"dovecot"},
 		Policy: fmt.Sprintf(`stores: "dovecot/cassandra/dovecot_acl": connection: {pod: "cassandra-0", dataDir: %q}
+stores: "dovecot/pvc/var-lib-dovecot-dovecot-0": backup: false
 `, data),
 	})
 	ks := filepath.Join(data, "dovecot_acl")
