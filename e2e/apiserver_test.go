@@ -86,6 +86,12 @@ func TestExamplesOnAPIServer(t *testing.T) {
 				if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" {
 					data = inNamespace(t, data, ns)
 				}
+				if p == "kustomization.yaml" {
+					// This API server has no prometheus-operator CRDs; the
+					// PrometheusRule is proven by promtool and strict
+					// decoding in make test.
+					data = []byte(strings.ReplaceAll(string(data), "- alerts/prometheusrule.yaml\n", ""))
+				}
 				moved[p] = data
 				writeFile(t, filepath.Join(dir, filepath.FromSlash(p)), data)
 			}
