@@ -528,7 +528,10 @@ func rbacMatrix(t *testing.T, e *Env, ns string, tree map[string][]byte) {
 		for p := range want {
 			resources = append(resources, p.resource)
 			switch {
-			case p.resource == "persistentvolumeclaims" && p.name != "":
+			// A claim the account may delete by name: a restore's live
+			// claim, or an off-site copy's clone (the live claim it only
+			// reads).
+			case p.resource == "persistentvolumeclaims" && p.name != "" && p.verb == "delete":
 				claim = p.name
 			case p.resource == "pods/exec":
 				pod = p.name
