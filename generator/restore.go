@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"cmp"
 	"path"
 	"slices"
 	"strings"
@@ -101,19 +100,8 @@ func stoppedWorkload(p *Plan, st *Step) *schema.Workload { return kindOf(st).sto
 // then in every deployed app. Without a match, a known kind still makes a
 // workload; otherwise there is none.
 func findWorkload(p *Plan, appID, name, kind string) *schema.Workload {
-	apps := slices.Clone(p.Site.Apps)
-	slices.SortStableFunc(apps, func(a, b *schema.SiteApp) int {
-		return cmp.Compare(boolRank(a.ID != appID), boolRank(b.ID != appID))
-	})
-	for _, a := range apps {
-		if a.ID != appID && !a.Deployed {
-			continue
-		}
-		for _, w := range a.Workloads {
-			if w.Name == name {
-				return &w
-			}
-		}
+	if w := p.Site.Workload(appID, name); w != nil {
+		return w
 	}
 	if kind == "" {
 		return nil

@@ -271,6 +271,36 @@ func (s *Site) App(id string) *SiteApp {
 	return nil
 }
 
+// Workload looks a workload up by name: in app appID first, then in every
+// deployed app (a claim of one app may be written by another's workload);
+// nil when no app of the site has it.
+func (s *Site) Workload(appID, name string) *Workload {
+	if a := s.App(appID); a != nil {
+		if w := a.workload(name); w != nil {
+			return w
+		}
+	}
+	for _, a := range s.Apps {
+		if a.ID == appID || !a.Deployed {
+			continue
+		}
+		if w := a.workload(name); w != nil {
+			return w
+		}
+	}
+	return nil
+}
+
+func (a *SiteApp) workload(name string) *Workload {
+	for i := range a.Workloads {
+		if a.Workloads[i].Name == name {
+			w := a.Workloads[i]
+			return &w
+		}
+	}
+	return nil
+}
+
 // Stores returns every store of the site in app order.
 func (s *Site) Stores() []*SiteStore {
 	var out []*SiteStore

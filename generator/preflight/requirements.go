@@ -491,7 +491,7 @@ func (c *collector) pod(name string, files ...string) {
 // store's own app first, then every deployed app), else kind, else either
 // StatefulSet or Deployment.
 func (c *collector) workload(site *schema.Site, appID, name string, kind Kind, files ...string) {
-	if w := findWorkload(site, appID, name); w != nil {
+	if w := site.Workload(appID, name); w != nil {
 		c.need(Kind(w.Kind), w.Name, "", files...)
 		return
 	}
@@ -499,30 +499,6 @@ func (c *collector) workload(site *schema.Site, appID, name string, kind Kind, f
 		kind = KindWorkload
 	}
 	c.need(kind, name, "", files...)
-}
-
-func findWorkload(site *schema.Site, appID, name string) *schema.Workload {
-	apps := slices.Clone(site.Apps)
-	slices.SortStableFunc(apps, func(a, b *schema.SiteApp) int {
-		switch {
-		case a.ID == appID && b.ID != appID:
-			return -1
-		case a.ID != appID && b.ID == appID:
-			return 1
-		}
-		return 0
-	})
-	for _, a := range apps {
-		if a.ID != appID && !a.Deployed {
-			continue
-		}
-		for _, w := range a.Workloads {
-			if w.Name == name {
-				return &w
-			}
-		}
-	}
-	return nil
 }
 
 // documents splits a generated YAML file into its documents.
