@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -17,40 +16,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/odbackup/odbackup/generator"
 	"github.com/odbackup/odbackup/generator/alerts"
+	"github.com/odbackup/odbackup/generator/internal/testsite"
 	"github.com/odbackup/odbackup/generator/schedule"
-	"github.com/odbackup/odbackup/schema"
 )
-
-// builtExamples generates every example policy once per test binary.
-var builtExamples = sync.OnceValues(func() (map[string]generator.Tree, error) {
-	s, err := schema.Load()
-	if err != nil {
-		return nil, err
-	}
-	files, err := filepath.Glob("../../examples/*/site.cue")
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no examples found: %v", err)
-	}
-	trees := map[string]generator.Tree{}
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		site, err := s.Evaluate(f, src)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		tree, err := generator.Generate(site)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		trees[site.Policy.Site] = tree
-	}
-	return trees, nil
-})
 
 // promtool finds promtool; make test installs it (Debian package
 // prometheus) and sets ODBACKUP_PROMTOOL=required, so the tests cannot
@@ -309,11 +278,7 @@ func runPromtool(t *testing.T, bin string, files []string) {
 // taken from the rule.
 func TestExampleRules(t *testing.T) {
 	bin := promtool(t)
-	trees, err := builtExamples()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for site, tree := range trees {
+	for site, tree := range testsite.Trees(t, "../../examples") {
 		dir := t.TempDir()
 		rulesPath := filepath.Join(dir, "rules.yaml")
 		if err := os.WriteFile(rulesPath, tree["alerts/rules.yaml"], 0o644); err != nil {
