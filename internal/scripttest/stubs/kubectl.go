@@ -413,21 +413,8 @@ func (s *stub) kubeExec(k KubeArgs) int {
 	}
 	if slices.Contains(Names, k.Command[0]) {
 		// A stubbed tool in the pod (slapcat): run it here; its own cue
-		// decides. The exec itself can still be cued to fail.
-		s.record()
-		if s.action.kind == "fail" {
-			fmt.Fprintln(os.Stderr, "error: unable to upgrade connection: container not found")
-			return s.action.code
-		}
-		cmd := exec.Command(k.Command[0], k.Command[1:]...)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				return ee.ExitCode()
-			}
-			return 1
-		}
-		return 0
+		// decides.
+		return s.execHere(k.Command[0], k.Command[1:]...)
 	}
 	if _, ok := k.Flags["stdin"]; ok {
 		return s.consume("command terminated with exit code 1")
@@ -439,22 +426,29 @@ func (s *stub) kubeExec(k KubeArgs) int {
 	if len(k.Command) == 3 && k.Command[0] == "sh" && k.Command[1] == "-c" {
 		// Another remote script (an export wrapped in a check, say):
 		// run it here, where its tools are stubs.
-		s.record()
-		if s.action.kind == "fail" {
-			fmt.Fprintln(os.Stderr, "error: unable to upgrade connection: container not found")
-			return s.action.code
-		}
-		cmd := exec.Command("sh", "-c", k.Command[2])
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			if ee, ok := err.(*exec.ExitError); ok {
-				return ee.ExitCode()
-			}
-			return 1
-		}
-		return 0
+		return s.execHere("sh", "-c", k.Command[2])
 	}
 	return s.produce("command terminated with exit code 1", nil)
+}
+
+// execHere runs what kubectl exec would run in the pod on this host, where
+// its tools are stubs, with kubectl's standard streams. The exec itself can
+// still be cued to fail.
+func (s *stub) execHere(name string, args ...string) int {
+	s.record()
+	if s.action.kind == "fail" {
+		fmt.Fprintln(os.Stderr, "error: unable to upgrade connection: container not found")
+		return s.action.code
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return 1
+	}
+	return 0
 }
 
 // cassandraTar is a tar of the snapshot directories of two tables, as
