@@ -1,27 +1,15 @@
 package scripttest
 
-// The silent failures of issue 16 (items 1-4 and A), as tests that fail
-// against today's scripts. Each is skipped until its fix lands; set
-// ODBACKUP_SCRIPTTEST_PENDING=1 to run them anyway (they must fail until
-// then: that is what makes them tests of the fix).
+// The silent failures of issue 16 (items 1-4 and A): each test failed
+// against the scripts before its fix.
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-// pendingFix skips a test of a fix that has not landed, unless
-// ODBACKUP_SCRIPTTEST_PENDING is set.
-func pendingFix(t *testing.T, item, why string) {
-	t.Helper()
-	if os.Getenv("ODBACKUP_SCRIPTTEST_PENDING") == "" {
-		t.Skip("fails until issue 16 item " + item + " is fixed: " + why)
-	}
-}
 
 // TestExecExportCutShort (issue 16 item 1): slapcat and the Cassandra tar
 // reach restic through kubectl exec, which can end a stream early with

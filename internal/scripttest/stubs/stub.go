@@ -14,7 +14,6 @@
 package stubs
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -429,21 +428,4 @@ func (s *stub) rclone() int {
 		os.Stdout.Write(data)
 	}
 	return 0
-}
-
-// readLines reads a file's non-empty lines.
-func readLines(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }
