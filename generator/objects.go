@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -350,33 +351,84 @@ func (g *generation) maintenanceCronJob(m *MaintenanceJob) *batchv1.CronJob {
 // more: named ConfigMaps and Secrets, exec into named pods, and
 // VolumeSnapshots (whose names are only known at run time).
 func jobRules(j *Job) []rbacv1.PolicyRule {
-	type key struct{ group, resource, verbs string }
-	names := map[key][]string{}
-	add := func(group, resource string, verbs []string, name string) {
-		k := key{group, resource, strings.Join(verbs, ",")}
-		if name != "" {
-			names[k] = append(names[k], name)
-		} else if _, ok := names[k]; !ok {
-			names[k] = nil
+	var rs ruleSet
+	for _, st := range j.Steps {
+		kindOf(st).backupRules(st, rs.add)
+	}
+	return rs.rules()
+}
+
+// ruleSet gathers what a job's steps ask of the API into as few rules as
+// say exactly that: verbs on every object of a resource in one rule, and
+// verbs on named objects in one rule per set of verbs. A verb granted on
+// every object is never narrowed to names because another step names one.
+type ruleSet struct {
+	every map[groupResource]map[string]bool
+	named map[groupResource]map[string][]string // verbs (joined) → names
+}
+
+type groupResource struct{ group, resource string }
+
+func (rs *ruleSet) add(group, resource string, verbs []string, name string) {
+	gr := groupResource{group, resource}
+	if name == "" {
+		if rs.every == nil {
+			rs.every = map[groupResource]map[string]bool{}
+		}
+		if rs.every[gr] == nil {
+			rs.every[gr] = map[string]bool{}
+		}
+		for _, v := range verbs {
+			rs.every[gr][v] = true
+		}
+		return
+	}
+	if rs.named == nil {
+		rs.named = map[groupResource]map[string][]string{}
+	}
+	if rs.named[gr] == nil {
+		rs.named[gr] = map[string][]string{}
+	}
+	k := strings.Join(verbs, ",")
+	rs.named[gr][k] = append(rs.named[gr][k], name)
+}
+
+func (rs *ruleSet) rules() []rbacv1.PolicyRule {
+	var resources []groupResource
+	for gr := range rs.every {
+		resources = append(resources, gr)
+	}
+	for gr := range rs.named {
+		if rs.every[gr] == nil {
+			resources = append(resources, gr)
 		}
 	}
-	for _, st := range j.Steps {
-		kindOf(st).backupRules(st, add)
-	}
-	var keys []key
-	for k := range names {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		return strings.Compare(a.group+"/"+a.resource+"/"+a.verbs, b.group+"/"+b.resource+"/"+b.verbs)
+	slices.SortFunc(resources, func(a, b groupResource) int {
+		return strings.Compare(a.group+"/"+a.resource, b.group+"/"+b.resource)
 	})
 	var rules []rbacv1.PolicyRule
-	for _, k := range keys {
-		n := slices.Compact(slices.Sorted(slices.Values(names[k])))
-		rules = append(rules, rbacv1.PolicyRule{
-			APIGroups: []string{k.group}, Resources: []string{k.resource},
-			Verbs: strings.Split(k.verbs, ","), ResourceNames: n,
-		})
+	for _, gr := range resources {
+		if every := rs.every[gr]; len(every) > 0 {
+			rules = append(rules, rbacv1.PolicyRule{
+				APIGroups: []string{gr.group}, Resources: []string{gr.resource},
+				Verbs: slices.Sorted(maps.Keys(every)),
+			})
+		}
+		for _, k := range slices.Sorted(maps.Keys(rs.named[gr])) {
+			var verbs []string
+			for _, v := range strings.Split(k, ",") {
+				if !rs.every[gr][v] {
+					verbs = append(verbs, v)
+				}
+			}
+			if len(verbs) == 0 {
+				continue
+			}
+			rules = append(rules, rbacv1.PolicyRule{
+				APIGroups: []string{gr.group}, Resources: []string{gr.resource},
+				Verbs: verbs, ResourceNames: slices.Compact(slices.Sorted(slices.Values(rs.named[gr][k]))),
+			})
+		}
 	}
 	return rules
 }
