@@ -80,9 +80,14 @@ func runUpgrade(e *env, args []string) error {
 		o.today = e.now().Format(time.DateOnly)
 	}
 	site, err := e.evaluate(o.policy)
+	if ps, ok := schema.AsProblems(err); ok {
+		// An invalid policy is exit 1, as for every command.
+		ps.Print(e.stderr, e.cwd)
+		fmt.Fprintf(e.stderr, "odbackup: upgrade: %s is not valid at its own release; fix it first (odbackup vet %s)\n", o.policy, o.policy)
+		return errProblemsReported
+	}
 	if err != nil {
-		e.printError(err)
-		return usagef("upgrade: %s is not valid at its own release; fix it first (odbackup vet %s)", o.policy, o.policy)
+		return err
 	}
 	s, err := e.schema()
 	if err != nil {
