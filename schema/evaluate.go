@@ -22,11 +22,14 @@ func (s *Schema) Evaluate(filename string, src []byte) (*Site, error) {
 	return s.evaluate(filename, src, "", "")
 }
 
-// EvaluateAtRelease evaluates a policy as if its release field said release:
-// what `odbackup vet` would say once the site is upgraded. Problems point at
-// the policy's own lines; one about the release points at its release field.
-func (s *Schema) EvaluateAtRelease(filename string, src []byte, release string) (*Site, error) {
-	return s.evaluate(filename, src, release, "")
+// VetAtRelease is Vet as if the policy's release field said release: what
+// `odbackup vet` would say once the site is upgraded. Problems point at the
+// policy's own lines; one about the release points at its release field.
+func (s *Schema) VetAtRelease(filename string, src []byte, release, today string) (*Site, error) {
+	if today == "" {
+		return nil, fmt.Errorf("schema.VetAtRelease: no date given to check waivers against")
+	}
+	return s.evaluate(filename, src, release, today)
 }
 
 // Vet is Evaluate with the checks of `odbackup vet` on top: a schedule

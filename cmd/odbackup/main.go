@@ -157,6 +157,18 @@ func (e *env) evaluate(path string) (*schema.Site, error) { return e.evaluateOn(
 // evaluateOn is evaluate with the checks of vet on a given day
 // (YYYY-MM-DD, see schema.Vet); "" leaves them out.
 func (e *env) evaluateOn(path, today string) (*schema.Site, error) {
+	return e.evaluateWith(path, func(s *schema.Schema, name string, src []byte) (*schema.Site, error) {
+		if today != "" {
+			return s.Vet(name, src, today)
+		}
+		return s.Evaluate(name, src)
+	})
+}
+
+// evaluateWith reads a policy file and evaluates it with evaluate, giving
+// the schema the file's absolute name (positions in messages are made
+// relative to the working directory again when printed).
+func (e *env) evaluateWith(path string, evaluate func(s *schema.Schema, name string, src []byte) (*schema.Site, error)) (*schema.Site, error) {
 	s, err := e.schema()
 	if err != nil {
 		return nil, err
@@ -169,11 +181,7 @@ func (e *env) evaluateOn(path, today string) (*schema.Site, error) {
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(e.cwd, path)
 	}
-	evaluate := s.Evaluate
-	if today != "" {
-		evaluate = func(name string, src []byte) (*schema.Site, error) { return s.Vet(name, src, today) }
-	}
-	site, err := evaluate(abs, src)
+	site, err := evaluate(s, abs, src)
 	if err != nil {
 		return nil, err
 	}

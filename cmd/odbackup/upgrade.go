@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,7 +95,7 @@ func runUpgrade(e *env, args []string) error {
 		return err
 	}
 
-	next, problems, err := e.evaluateAtRelease(o.policy, o.to)
+	next, problems, err := e.vetAtRelease(o.policy, o.to, o.today)
 	if err != nil {
 		return err
 	}
@@ -202,30 +200,16 @@ func compareReleases(a, b string) int {
 	return 0
 }
 
-// evaluateAtRelease evaluates the policy as if its release were release:
-// the site when it is valid there, its problems when it is not.
-func (e *env) evaluateAtRelease(path, release string) (*schema.Site, schema.Problems, error) {
-	s, err := e.schema()
-	if err != nil {
-		return nil, nil, err
-	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	abs := path
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(e.cwd, path)
-	}
-	site, err := s.EvaluateAtRelease(abs, src, release)
+// vetAtRelease is what vet says of the policy as if its release were
+// release: the site when it is valid there, its problems when it is not.
+func (e *env) vetAtRelease(path, release, today string) (*schema.Site, schema.Problems, error) {
+	site, err := e.evaluateWith(path, func(s *schema.Schema, name string, src []byte) (*schema.Site, error) {
+		return s.VetAtRelease(name, src, release, today)
+	})
 	if ps, ok := schema.AsProblems(err); ok {
 		return nil, ps, nil
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	site.File = filepath.ToSlash(path)
-	return site, nil, nil
+	return site, nil, err
 }
 
 func coverageOf(site *schema.Site) (coverage.Coverage, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,5 +27,28 @@ func TestUpgradeExitCodes(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(t, "upgrade", example, "--to", "v1.99.0"); code != exitUsage || !strings.Contains(stderr, "does not know openDesk v1.99") {
 		t.Errorf("unknown release: exit %d, %q; want exit 2", code, stderr)
+	}
+}
+
+// TestUpgradeSaysWhatVetSays: the decisions upgrade lists are vet's at the
+// new release, on the day given: an expired waiver is one of them.
+func TestUpgradeSaysWhatVetSays(t *testing.T) {
+	example, err := filepath.Abs("../../examples/ee-full/site.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCLI(t, "upgrade", example, "--to", "v1.19.0", "--today", "2030-01-01", "--format", "json")
+	var report struct {
+		Valid     bool     `json:"valid"`
+		Decisions []string `json:"decisions"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	if code != exitProblem || report.Valid || len(report.Decisions) != 1 || !strings.Contains(report.Decisions[0], "expired") {
+		t.Errorf("exit %d, valid %v, decisions %q; want 1, invalid, and the expired waiver as the decision", code, report.Valid, report.Decisions)
+	}
+	if code, _, _ := runCLI(t, "upgrade", example, "--to", "v1.19.0", "--today", "2026-11-27"); code != 0 {
+		t.Errorf("before the waiver expires: exit %d, want 0", code)
 	}
 }
