@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/manifest"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,10 +107,10 @@ func celList(values []string) string {
 // admissionObjects are the ValidatingAdmissionPolicy and its binding that
 // narrow account's rules, or nothing when they need no narrowing.
 func (g *generation) admissionObjects(account, app string, rules []rbacv1.PolicyRule, stores []string) []any {
-	pol := g.plan.Site.Policy
+	pol := g.Plan.Site.Policy
 	ars, err := admissionRules(account, rules, stores)
 	if err != nil {
-		g.fail(err)
+		g.Fail(err)
 		return nil
 	}
 	if len(ars) == 0 {
@@ -135,8 +136,8 @@ func (g *generation) admissionObjects(account, app string, rules []rbacv1.Policy
 			check = "$o == null || $o.metadata.name in " + celList(ar.names)
 			allowed = "named " + strings.Join(ar.names, ", ")
 		} else {
-			check = "$o == null || (has($o.metadata.labels) && '" + labelStore + "' in $o.metadata.labels && $o.metadata.labels['" + labelStore + "'] in " + celList(ar.labels) + ")"
-			allowed = "labelled " + labelStore + "=" + strings.Join(ar.labels, " or ")
+			check = "$o == null || (has($o.metadata.labels) && '" + manifest.LabelStore + "' in $o.metadata.labels && $o.metadata.labels['" + manifest.LabelStore + "'] in " + celList(ar.labels) + ")"
+			allowed = "labelled " + manifest.LabelStore + "=" + strings.Join(ar.labels, " or ")
 		}
 		resource := ar.resource
 		if ar.group != "" {
@@ -157,7 +158,7 @@ func (g *generation) admissionObjects(account, app string, rules []rbacv1.Policy
 			})
 		}
 	}
-	labels := objectLabels(pol.Site, app)
+	labels := manifest.ObjectLabels(pol.Site, app)
 	return []any{
 		&admissionv1.ValidatingAdmissionPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "ValidatingAdmissionPolicy"},
@@ -198,7 +199,7 @@ func jobStoreLabels(j *Job) []string {
 	var out []string
 	for _, st := range j.Steps {
 		if st.Kind.Traits().VolumeSnapshots {
-			out = append(out, storeLabel(st.Store.ID))
+			out = append(out, manifest.StoreLabel(st.Store.ID))
 		}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 
 	"github.com/odbackup/odbackup/generator/alerts"
+	"github.com/odbackup/odbackup/generator/manifest"
 )
 
 // Where the alert rules go in the site folder.
@@ -19,7 +20,7 @@ const (
 // alertCronJobs lists the site's CronJobs for the alert rules, with the
 // deadlines their manifests carry (jobDeadlines, as cronJob sets them).
 func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
-	pol := g.plan.Site.Policy
+	pol := g.Plan.Site.Policy
 	var jobs []alerts.CronJob
 	add := func(name, app string, stores []string, kind alerts.Kind, spec string, maxActive int64) error {
 		start, active, err := jobDeadlines(spec, pol.Schedule.TimeZone, maxActive)
@@ -32,7 +33,7 @@ func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
 		})
 		return nil
 	}
-	for _, j := range g.plan.Jobs {
+	for _, j := range g.Plan.Jobs {
 		var ids []string
 		for _, st := range j.Steps {
 			ids = append(ids, st.Store.ID)
@@ -42,7 +43,7 @@ func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
 		}
 	}
 	// A drill that fails or stops running says a backup may not restore.
-	for _, d := range g.plan.Drills {
+	for _, d := range g.Plan.Drills {
 		var ids []string
 		for _, st := range d.Steps {
 			ids = append(ids, st.Store.ID)
@@ -51,7 +52,7 @@ func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
 			return nil, err
 		}
 	}
-	for _, m := range g.plan.Maintenance {
+	for _, m := range g.Plan.Maintenance {
 		var ids []string
 		for _, st := range m.Steps {
 			ids = append(ids, st.Store.ID)
@@ -70,7 +71,7 @@ func (g *generation) alertCronJobs() ([]alerts.CronJob, error) {
 // needs the Prometheus Operator's CRDs), never the rules file, which is
 // not a Kubernetes object.
 func (g *generation) addAlerts(tree Tree) ([]string, error) {
-	pol := g.plan.Site.Policy
+	pol := g.Plan.Site.Policy
 	jobs, err := g.alertCronJobs()
 	if err != nil {
 		return nil, err
@@ -80,14 +81,14 @@ func (g *generation) addAlerts(tree Tree) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := tree.Add(alertsPrometheusRule, g.yaml(alerts.PrometheusRule(site, group, objectLabels(pol.Site, "")))); err != nil {
+	if err := tree.Add(alertsPrometheusRule, g.YAML(alerts.PrometheusRule(site, group, manifest.ObjectLabels(pol.Site, "")))); err != nil {
 		return nil, err
 	}
-	if err := tree.Add(alertsRulesFile, g.yaml(&alerts.RulesFile{Groups: []monitoringv1.RuleGroup{group}})); err != nil {
+	if err := tree.Add(alertsRulesFile, g.YAML(&alerts.RulesFile{Groups: []monitoringv1.RuleGroup{group}})); err != nil {
 		return nil, err
 	}
-	if g.err != nil {
-		return nil, g.err
+	if err := g.Err(); err != nil {
+		return nil, err
 	}
 	if pol.Alerts.InKustomization {
 		return []string{path.Clean(alertsPrometheusRule)}, nil

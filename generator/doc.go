@@ -1,11 +1,13 @@
 // Package generator turns a validated site into everything odbackup writes
-// for it: the backup CronJobs and their scripts, RBAC, the snapshot class,
-// restore Jobs and runbooks, plus the coverage report (generator/coverage).
+// for it: it plans the site (generator/plan) and assembles the tree, the
+// backup and maintenance CronJobs, drills, RBAC rules and admission
+// policies, the snapshot class, restore Jobs, pre-upgrade Jobs, alert
+// rules, the kustomization, the runbooks (generator/runbook) and the
+// coverage report (generator/coverage).
 //
-// It owns the store kinds: one file each (kind_*.go) implementing Kind
-// (kind.go), listed once in registry.go. The planner (generator/plan)
-// chooses a store's kinds; everything here asks a step's kind (or reads its
-// plan.Traits) rather than switching over methods.
+// What is specific to a kind of store is not here: every step's container,
+// script, rules, restore and runbook words come from its kind
+// (generator/kinds), which this package asks and never switches over.
 //
 // Everything here is pure: no I/O, no clock, no map iteration without
 // sorting; the same site always gives byte-identical files. It must not

@@ -1,16 +1,15 @@
 package generator
 
 import (
-	"bytes"
 	"fmt"
 	"path"
 	"slices"
 
-	goyaml "go.yaml.in/yaml/v2"
-	"k8s.io/apimachinery/pkg/runtime"
 	kustomize "sigs.k8s.io/kustomize/api/types"
 
 	"github.com/odbackup/odbackup/generator/coverage"
+	"github.com/odbackup/odbackup/generator/kinds"
+	"github.com/odbackup/odbackup/generator/manifest"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -33,8 +32,7 @@ func (t Tree) Add(p string, data []byte) error {
 
 // generation carries what emitting one site needs.
 type generation struct {
-	plan *Plan
-	err  error
+	*manifest.Builder
 }
 
 // Generate plans a site and emits every file of its output folder (the
@@ -49,15 +47,15 @@ func Generate(site *schema.Site) (Tree, error) {
 
 // Emit renders a plan into files.
 func Emit(plan *Plan) (Tree, error) {
-	if err := checkKinds(plan); err != nil {
+	if err := kinds.Check(plan); err != nil {
 		return nil, err
 	}
-	g := &generation{plan: plan}
+	g := &generation{&manifest.Builder{Plan: plan}}
 	tree := Tree{}
 	var resources []string
 	put := func(p string, objs ...any) {
-		if g.err == nil {
-			g.err = tree.Add(p, g.yaml(objs...))
+		if g.Err() == nil {
+			g.Fail(tree.Add(p, g.YAML(objs...)))
 			resources = append(resources, p)
 		}
 	}
@@ -84,77 +82,41 @@ func Emit(plan *Plan) (Tree, error) {
 			put(path.Join("admission", j.Name+".yaml"), objs...)
 		}
 	}
-	for _, r := range restoreJobs(plan) {
-		if objs := g.admissionObjects(r.Name, r.App(), restoreRules(r), []string{storeLabel(r.Step.Store.ID)}); len(objs) > 0 {
+	for _, r := range kinds.Restores(plan) {
+		if objs := g.admissionObjects(r.Name, r.App(), restoreRules(r), []string{manifest.StoreLabel(r.Step.Store.ID)}); len(objs) > 0 {
 			put(path.Join("admission", r.Name+".yaml"), objs...)
 		}
 	}
 	// Alert rules: in the kustomization only where the policy says so.
-	if g.err == nil {
-		var inKustomization []string
-		inKustomization, g.err = g.addAlerts(tree)
+	if g.Err() == nil {
+		inKustomization, err := g.addAlerts(tree)
+		g.Fail(err)
 		resources = append(resources, inKustomization...)
 	}
 	// Restore Jobs, runbooks and pre-upgrade Jobs: in the tree, never in
 	// the kustomization.
-	if g.err == nil {
-		g.err = g.addRestore(tree)
+	if g.Err() == nil {
+		g.Fail(g.addRestore(tree))
 	}
-	if g.err == nil {
-		g.err = g.addPreUpgrade(tree)
+	if g.Err() == nil {
+		g.Fail(g.addPreUpgrade(tree))
 	}
 	slices.Sort(resources)
 	k := kustomize.Kustomization{
 		TypeMeta:  kustomize.TypeMeta{APIVersion: kustomize.KustomizationVersion, Kind: kustomize.KustomizationKind},
 		Resources: resources,
 	}
-	if g.err == nil {
-		g.err = tree.Add("kustomization.yaml", g.yaml(&k))
+	if g.Err() == nil {
+		g.Fail(tree.Add("kustomization.yaml", g.YAML(&k)))
 	}
 	// The coverage report is documentation, not a resource.
-	if g.err == nil {
-		g.err = addCoverage(tree, plan)
+	if g.Err() == nil {
+		g.Fail(addCoverage(tree, plan))
 	}
-	if g.err != nil {
-		return nil, g.err
+	if err := g.Err(); err != nil {
+		return nil, err
 	}
 	return tree, nil
-}
-
-// yaml serializes objects as YAML documents through their unstructured
-// (JSON-shaped) form, with status dropped (it is the cluster's to write),
-// so keys come out sorted. The map goes straight to the YAML encoder that
-// sigs.k8s.io/yaml uses; its JSON-to-YAML round trip gives the same bytes
-// at twice the cost (BenchmarkEmit; out/ proves the bytes are the same).
-func (g *generation) yaml(objs ...any) []byte {
-	var b bytes.Buffer
-	for i, obj := range objs {
-		if i > 0 {
-			b.WriteString("---\n")
-		}
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			g.fail(err)
-			return nil
-		}
-		delete(u, "status")
-		if md, ok := u["metadata"].(map[string]any); ok && len(md) == 0 {
-			delete(u, "metadata")
-		}
-		data, err := goyaml.Marshal(u)
-		if err != nil {
-			g.fail(err)
-			return nil
-		}
-		b.Write(data)
-	}
-	return b.Bytes()
-}
-
-func (g *generation) fail(err error) {
-	if g.err == nil {
-		g.err = err
-	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

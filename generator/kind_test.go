@@ -1,4 +1,4 @@
-package generator
+package generator_test
 
 import (
 	"encoding/json"
@@ -9,45 +9,53 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/kinds"
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
-// tapeCopy is a kind that exists only in this test: it copies a store
-// named "tape" with a made-up command into restic. It proves that a new
-// kind needs its own file and a registry entry, nothing else: every
-// output below comes from asking it.
-type tapeCopy struct{ resticKind }
+// tapeCopy is a kind that exists only in this test, outside package kinds:
+// it copies a store named "tape" with a made-up command into restic. It
+// proves that a new kind needs its own file and a registry entry, nothing
+// else, and only what package kinds exports: every output below comes from
+// asking it.
+type tapeCopy struct{ kinds.Restic }
 
-func (tapeCopy) Method() plan.Method                  { return "tape-copy" }
-func (tapeCopy) Backs(st *schema.SiteStore) bool      { return st.Kind == "tape" }
-func (tapeCopy) GroupOrder() int                      { return 1 }
-func (tapeCopy) backupRules(st *Step, add backupRule) { add("", "pods", []string{"get"}, "tape-0") }
-
-func (tapeCopy) backupContainer(g *generation, st *Step) containerPlan {
-	return containerPlan{image: "example.org/tape:1", restic: true, script: "tape-dump " + shq(st.Store.Identifier) + "\n",
-		env: []corev1.EnvVar{literal("TAPE_DRIVE", "/dev/st0")}}
+func (tapeCopy) Method() plan.Method             { return "tape-copy" }
+func (tapeCopy) Backs(st *schema.SiteStore) bool { return st.Kind == "tape" }
+func (tapeCopy) GroupOrder() int                 { return 1 }
+func (tapeCopy) BackupRules(st *plan.Step, add kinds.BackupRule) {
+	add("", "pods", []string{"get"}, "tape-0")
 }
 
-func (tapeCopy) restoreContainer(g *generation, st *Step) containerPlan {
-	return containerPlan{image: "example.org/tape:1", restic: true}
+func (tapeCopy) BackupContainer(_ *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: "example.org/tape:1", Restic: true, Script: "tape-dump " + shell.Quote(st.Store.Identifier) + "\n",
+		Env: []corev1.EnvVar{manifest.Literal("TAPE_DRIVE", "/dev/st0")}}
 }
 
-func (tapeCopy) restoreScript(r *RestoreJob) string {
-	return "tape-load " + shq(r.Step.Store.Identifier) + "\n"
+func (tapeCopy) RestoreContainer(_ *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: "example.org/tape:1", Restic: true}
 }
 
-func (tapeCopy) restoreRules(_ *RestoreJob, named restoreRule, _ func()) {
+func (tapeCopy) RestoreScript(_ *manifest.Builder, r *kinds.RestoreJob) string {
+	return "tape-load " + shell.Quote(r.Step.Store.Identifier) + "\n"
+}
+
+func (tapeCopy) RestoreRules(_ *kinds.RestoreJob, named kinds.RestoreRule, _ func()) {
 	named("", "pods", []string{"get"}, "tape-0")
 }
 
-func (tapeCopy) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (tapeCopy) RestoreTarget(r *kinds.RestoreJob) (noun, name, kind string) {
 	return "tape", r.Step.Store.Identifier, "Tape"
 }
 
-func (tapeCopy) runbookSection(rb *runbooks, m *markdown, _ *schema.SiteApp, r *RestoreJob) {
-	m.para("Load the tape %s.", code(r.Step.Store.Identifier))
-	rb.applyCommands(m, r)
+func (tapeCopy) RunbookSection(rb kinds.Runbook, m *markdown.Doc, _ *schema.SiteApp, r *kinds.RestoreJob) {
+	m.Para("Load the tape %s.", markdown.Code(r.Step.Store.Identifier))
+	rb.ApplyCommands(m, r)
 }
 
 // tapeSite is the ce-school example with one more store, of kind "tape",
@@ -87,11 +95,11 @@ func tapeSite(t *testing.T) (*schema.Site, *schema.SiteStore) {
 // report all carry what the kind says.
 func TestFakeKind(t *testing.T) {
 	site, tape := tapeSite(t)
-	p, err := plan.New(site, planKinds(append(slices.Clone(registry), tapeCopy{})))
+	p, err := plan.New(site, kinds.PlanKinds(append(kinds.All(), tapeCopy{})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree, err := Emit(p)
+	tree, err := generator.Emit(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +148,11 @@ func TestFakeKind(t *testing.T) {
 // generator.Kind is refused by Emit with an error, not a panic.
 func TestKindWithoutEmitter(t *testing.T) {
 	site, tape := tapeSite(t)
-	kinds := append(planKinds(registry), plan.Kind(planOnlyKind{}))
-	p, err := plan.New(site, kinds)
+	p, err := plan.New(site, append(kinds.PlanKinds(kinds.All()), plan.Kind(planOnlyKind{})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Emit(p)
+	_, err = generator.Emit(p)
 	if err == nil || !strings.Contains(err.Error(), tape.ID) || !strings.Contains(err.Error(), "no emitter") {
 		t.Fatalf("Emit = %v, want an error naming %s", err, tape.ID)
 	}

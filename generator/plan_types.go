@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"github.com/odbackup/odbackup/generator/kinds"
 	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
@@ -17,6 +18,6 @@ type (
 
 // NewPlan decides, for every store the site backs up, its method, job,
 // schedule, retention and target.
-func NewPlan(site *schema.Site) (*Plan, error) { return plan.New(site, planKinds(registry)) }
+func NewPlan(site *schema.Site) (*Plan, error) { return plan.New(site, kinds.PlanKinds(kinds.All())) }
 
 var dnsName = plan.DNSName

@@ -3,6 +3,8 @@ package generator
 import (
 	"path"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/shell"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,35 +17,23 @@ import (
 // by accident). Their restic snapshots carry the tags pre-upgrade and
 // from=<release>; the maintenance keeps the newest pre-upgrade snapshot of
 // every store until the next upgrade's replaces it (maintenanceScript).
-const (
-	// labelPreUpgrade marks the pre-upgrade Jobs, so the runbook can wait
-	// for and delete all of them at once.
-	labelPreUpgrade = "odbackup.io/pre-upgrade"
-	// envPreUpgrade tells restic_backup to tag the snapshot as taken
-	// before an upgrade from the release it holds.
-	envPreUpgrade = "ODBACKUP_PRE_UPGRADE"
-	// preUpgradeTag is the restic tag of every pre-upgrade snapshot.
-	preUpgradeTag = "pre-upgrade"
-)
-
-// preUpgradeJobName is the name of a backup CronJob's pre-upgrade Job.
-func preUpgradeJobName(j *Job) string { return dnsName(63, j.Name, "pre-upgrade") }
-
+// Their names and tags: manifest.PreUpgradeJobName, manifest.LabelPreUpgrade,
+// shell.PreUpgradeTag, shell.EnvPreUpgrade.
 // preUpgradeJob is a backup CronJob's Job, run once by hand: the same pod,
 // deadlines and retries, with every container told that it backs up before
 // an upgrade from the site's release.
 func (g *generation) preUpgradeJob(j *Job) *batchv1.Job {
 	cj := g.backupCronJob(j)
-	release := g.plan.Site.Policy.Release
+	release := g.Plan.Site.Policy.Release
 	spec := cj.Spec.JobTemplate.Spec
 	labels := map[string]string{}
 	for k, v := range spec.Template.Labels {
 		labels[k] = v
 	}
-	labels[labelPreUpgrade] = "true"
+	labels[manifest.LabelPreUpgrade] = "true"
 	spec.Template.Labels = labels
 	pod := &spec.Template.Spec
-	tag := corev1.EnvVar{Name: envPreUpgrade, Value: release}
+	tag := corev1.EnvVar{Name: shell.EnvPreUpgrade, Value: release}
 	for i := range pod.InitContainers {
 		pod.InitContainers[i].Env = append(pod.InitContainers[i].Env, tag)
 	}
@@ -59,7 +49,7 @@ func (g *generation) preUpgradeJob(j *Job) *batchv1.Job {
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: preUpgradeJobName(j), Namespace: cj.Namespace, Labels: labels, Annotations: annotations,
+			Name: manifest.PreUpgradeJobName(j), Namespace: cj.Namespace, Labels: labels, Annotations: annotations,
 		},
 		Spec: spec,
 	}
@@ -67,10 +57,10 @@ func (g *generation) preUpgradeJob(j *Job) *batchv1.Job {
 
 // addPreUpgrade writes pre-upgrade/<job>.yaml for every backup CronJob.
 func (g *generation) addPreUpgrade(tree Tree) error {
-	for _, j := range g.plan.Jobs {
-		if err := tree.Add(path.Join("pre-upgrade", preUpgradeJobName(j)+".yaml"), g.yaml(g.preUpgradeJob(j))); err != nil {
+	for _, j := range g.Plan.Jobs {
+		if err := tree.Add(path.Join("pre-upgrade", manifest.PreUpgradeJobName(j)+".yaml"), g.YAML(g.preUpgradeJob(j))); err != nil {
 			return err
 		}
 	}
-	return g.err
+	return g.Err()
 }

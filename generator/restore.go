@@ -1,18 +1,17 @@
 package generator
 
 import (
-	"path"
 	"slices"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/kinds"
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/runbook"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-
-	"github.com/odbackup/odbackup/generator/plan"
-	"github.com/odbackup/odbackup/schema"
 )
 
 // A restore Job may run half a day: a bucket of several TB or a large
@@ -24,101 +23,6 @@ const (
 	restoreBackoffLimit    = 0
 )
 
-// restoreMountDir is where a restore Job mounts a claim it writes to.
-const restoreMountDir = "/data"
-
-// RestoreJob is the ready-to-apply Job that restores what one step backed
-// up. Its file, restore/<app>/<name>.yaml, holds the Job with its own
-// ServiceAccount, Role and RoleBinding, so one `kubectl apply -f` grants
-// exactly the rights the restore needs and one `kubectl delete -f` takes
-// them away again. The files are not in the kustomization: GitOps must
-// never run a restore.
-type RestoreJob struct {
-	// Name names the Job, its ServiceAccount, Role and RoleBinding.
-	Name string
-	// Path is the file's path in the site's tree.
-	Path string
-	Step *Step
-	// Stopped is the workload that must have 0 replicas while the Job
-	// runs: the one mounting a restored claim, or the Redis server. Nil
-	// when the Job needs no such check.
-	Stopped *schema.Workload
-	// safety is the VolumeSnapshot a claim restore takes of the live
-	// claim before it deletes it; set while the Job is emitted.
-	safety *safetySnapshot
-}
-
-// App is the id of the app whose store the Job restores.
-func (r *RestoreJob) App() string { return r.Step.Store.App }
-
-// restoreJobs returns one restore Job per backup step, in the order of the
-// steps. Names are unique within the site: a clash (two apps with a store
-// of the same kind and identifier) falls back to a name with the app in it.
-func restoreJobs(p *Plan) []*RestoreJob {
-	var out []*RestoreJob
-	taken := map[string]bool{}
-	for _, st := range p.Steps {
-		base := restoreBase(st)
-		name := "odbackup-restore-" + base
-		if len(name) > 63 || taken[name] {
-			name = dnsName(63, "odbackup-restore", st.Store.App, base)
-		}
-		taken[name] = true
-		out = append(out, &RestoreJob{
-			Name:    name,
-			Path:    path.Join("restore", st.Store.App, strings.TrimPrefix(name, "odbackup-restore-")+".yaml"),
-			Step:    st,
-			Stopped: stoppedWorkload(p, st),
-		})
-	}
-	return out
-}
-
-// restoreBase names what a restore Job restores in words a reader
-// recognises: "postgresql-keycloak-extensions", "mariadb-primarydb",
-// "pvc-postfix", or for a logical export its file, "export-ldap-primary".
-func restoreBase(st *Step) string { return kindOf(st).restoreBase(st) }
-
-// labelWords lowercases s and turns every run of other characters than
-// letters and digits into one dash.
-func labelWords(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteRune('-')
-		}
-	}
-	return plan.CollapseDashes(b.String())
-}
-
-// stoppedWorkload is the workload a restore must find at 0 replicas.
-func stoppedWorkload(p *Plan, st *Step) *schema.Workload { return kindOf(st).stoppedWorkload(p, st) }
-
-// findWorkload looks a workload up by name: in the store's own app first,
-// then in every deployed app. Without a match, a known kind still makes a
-// workload; otherwise there is none.
-func findWorkload(p *Plan, appID, name, kind string) *schema.Workload {
-	if w := p.Site.Workload(appID, name); w != nil {
-		return w
-	}
-	if kind == "" {
-		return nil
-	}
-	return &schema.Workload{Kind: kind, Name: name, Replicas: 1, Confidence: "inferred", Source: "the store's connection"}
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// workloadRef is "kind/name" as kubectl takes it: "statefulset/redis-master".
-func workloadRef(w schema.Workload) string { return strings.ToLower(w.Kind) + "/" + w.Name }
-
 // workloadResource is the API resource of a workload kind.
 func workloadResource(kind string) (group, resource string) {
 	switch kind {
@@ -129,45 +33,23 @@ func workloadResource(kind string) (group, resource string) {
 	}
 }
 
-// restoreContainer decides image, script and environment of a restore.
-// The environment follows the backup's: a restore script reaches the same
-// servers through the same variables, and ODBACKUP_SNAPSHOT says which
-// backup to restore.
-func (g *generation) restoreContainer(r *RestoreJob) containerPlan {
-	st := r.Step
-	if st.Kind.Traits().VolumeSnapshots {
-		r.safety = g.safetySnapshot(st)
-	}
-	cp := kindOf(st).restoreContainer(g, st)
-	cp.name = "restore"
-	cp.script = kindOf(st).restoreScript(r)
-	// A restore Job applied as it is only lists what it could restore:
-	// `kubectl apply -R -f out/<site>` by habit must not overwrite a
-	// database. Restoring takes naming the backup (latest or an ID).
-	cp.env = append([]corev1.EnvVar{literal("ODBACKUP_SNAPSHOT", "list")}, cp.env...)
-	if st.UsesRestic() {
-		cp.env = append(cp.env, resticEnv(st.Target)...)
-	}
-	return cp
-}
-
 // restoreObjects are the ServiceAccount, Role and RoleBinding of a restore
 // and its Job, in the order kubectl apply needs them.
-func (g *generation) restoreObjects(r *RestoreJob) []any {
-	pol := g.plan.Site.Policy
+func (g *generation) restoreObjects(r *kinds.RestoreJob) []any {
+	pol := g.Plan.Site.Policy
 	st := r.Step
 	app := st.Store.App
-	pod := g.pod(r.Name, st.Job.Resources, []containerPlan{g.restoreContainer(r)})
-	kindOf(st).restorePod(st, &pod)
-	labels := objectLabels(pol.Site, app)
-	labels[labelStore] = storeLabel(st.Store.ID)
-	podLabels := objectLabels(pol.Site, app)
-	podLabels[labelJob] = r.Name
+	pod := g.Pod(r.Name, st.Job.Resources, []manifest.Container{kinds.RestoreContainer(g.Builder, r)})
+	kinds.Of(st).RestorePod(st, &pod)
+	labels := manifest.ObjectLabels(pol.Site, app)
+	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
+	podLabels := manifest.ObjectLabels(pol.Site, app)
+	podLabels[manifest.LabelJob] = r.Name
 	job := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: r.Name, Namespace: pol.Namespace, Labels: labels,
-			Annotations: map[string]string{annotStoreID: st.Store.ID, annotMethod: string(st.Method)},
+			Annotations: map[string]string{manifest.AnnotStoreID: st.Store.ID, annotMethod: string(st.Method)},
 		},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To[int32](restoreBackoffLimit),
@@ -188,7 +70,7 @@ const annotMethod = "odbackup.io/method"
 // nothing more. Names are given wherever the API can check them; it cannot
 // for create (the object has no name yet when RBAC decides) and for
 // listing the VolumeSnapshots of a store by label.
-func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
+func restoreRules(r *kinds.RestoreJob) []rbacv1.PolicyRule {
 	st := r.Step
 	var rules []rbacv1.PolicyRule
 	named := func(group, resource string, verbs []string, names ...string) {
@@ -200,7 +82,7 @@ func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
 			named(group, resource, []string{"get"}, w.Name)
 		}
 	}
-	kindOf(st).restoreRules(r, named, stopped)
+	kinds.Of(st).RestoreRules(r, named, stopped)
 	slices.SortStableFunc(rules, func(a, b rbacv1.PolicyRule) int {
 		return strings.Compare(a.APIGroups[0]+"/"+a.Resources[0], b.APIGroups[0]+"/"+b.Resources[0])
 	})
@@ -210,17 +92,17 @@ func restoreRules(r *RestoreJob) []rbacv1.PolicyRule {
 // addRestore adds every restore Job and the runbooks to the tree. Neither
 // goes into the kustomization.
 func (g *generation) addRestore(tree Tree) error {
-	restores := restoreJobs(g.plan)
+	restores := kinds.Restores(g.Plan)
 	for _, r := range restores {
-		if err := tree.Add(r.Path, g.yaml(g.restoreObjects(r)...)); err != nil {
+		if err := tree.Add(r.Path, g.YAML(g.restoreObjects(r)...)); err != nil {
 			return err
 		}
 	}
-	if g.err != nil {
-		return g.err
+	if err := g.Err(); err != nil {
+		return err
 	}
-	for _, f := range newRunbooks(g.plan, restores).files() {
-		if err := tree.Add(f.path, f.data); err != nil {
+	for _, p := range runbook.Pages(g.Plan, restores) {
+		if err := tree.Add(p.Path, p.Data); err != nil {
 			return err
 		}
 	}

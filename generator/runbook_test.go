@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/odbackup/odbackup/generator"
+	"github.com/odbackup/odbackup/generator/manifest"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -132,7 +133,7 @@ func definedNames(t *testing.T, site *schema.Site, tree generator.Tree) defined 
 
 // storeLabel is the label value the snapshot jobs give a store's
 // VolumeSnapshots.
-func storeLabel(id string) string { return generator.StoreLabel(id) }
+func storeLabel(id string) string { return manifest.StoreLabel(id) }
 
 // nameRefs are the patterns by which runbooks and restore Jobs name
 // objects; each yields (what it names, the name).

@@ -3,132 +3,9 @@ package generator
 import (
 	"fmt"
 	"strings"
+
+	"github.com/odbackup/odbackup/generator/shell"
 )
-
-// The scripts below run in POSIX sh (busybox or dash). Everything that
-// depends on where they run (hosts, ports, users, the repository, the
-// namespace) comes from environment variables set on the container, so the
-// end-to-end tests run the very same scripts against local servers by
-// setting those variables. What identifies the data (tags, file names,
-// store ids) is literal.
-
-// resticPrepare defines restic_prepare, run before every step that writes
-// to a restic repository (backups and maintenance).
-//
-// Every restic call that opens the repository derives its key anew
-// (scrypt, calibrated to about half a second at init); the backup-path
-// benchmark showed that fixed cost, so a backup makes exactly one such
-// call, the backup itself.
-//
-// restic_prepare probes with restic init, which stops at the repository's
-// config before deriving any key: on a new target it creates the
-// repository (and its bucket; restic backup would retry a missing bucket
-// for 15 minutes), on an existing one it fails at once saying so. Any
-// other failure is looked at with restic cat config, a call that opens the
-// repository, so a changed message costs a key derivation, never a backup.
-// Each call is bounded: restic retries an unreachable repository for 15
-// minutes per request, and 124 is timeout's exit. A job starting at the
-// same time may create the repository first; its init then fails, and the
-// check finds the repository.
-const resticPrepare = `restic_prepare() {
-	limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
-	rc=0
-	probe=$(timeout "$limit" restic init 2>&1) || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		echo "odbackup: created the restic repository $RESTIC_REPOSITORY (first run)"
-		return
-	fi
-	case $probe in
-	*"already initialized"* | *"already contains keys"*) return ;;
-	esac
-	if [ "$rc" -ne 124 ]; then
-		rc=0
-		timeout "$limit" restic cat config --no-lock >/dev/null || rc=$?
-	fi
-	if [ "$rc" -ne 0 ]; then
-		echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY (restic exit $rc): no answer within $limit s, wrong credentials or wrong password; restic init said: $probe" >&2
-		exit 1
-	fi
-}
-`
-
-// resticBackupFunc defines restic_backup, which every backup calls instead
-// of restic backup. It runs restic backup without waiting for locks. A
-// lock that blocks it (restic exit 11) may be stale, left by a killed run:
-// restic unlock removes only stale locks, then the backup waits up to 10
-// minutes for live ones (maintenance holds an exclusive lock while it
-// prunes). The lock is taken before --stdin-from-command starts the dump,
-// so a blocked attempt has dumped nothing. A pre-upgrade Job sets
-// ODBACKUP_PRE_UPGRADE to the release it upgrades from (preupgrade.go), and
-// the snapshot is tagged so.
-const resticBackupFunc = `restic_backup() {
-	if [ -n "${ODBACKUP_PRE_UPGRADE:-}" ]; then
-		set -- --tag=pre-upgrade --tag="from=$ODBACKUP_PRE_UPGRADE" "$@"
-	fi
-	rc=0
-	restic backup "$@" || rc=$?
-	if [ "$rc" -eq 11 ]; then
-		echo "odbackup: the restic repository $RESTIC_REPOSITORY is locked; removing stale locks, then waiting up to 10 minutes for live ones"
-		restic unlock
-		rc=0
-		restic backup --retry-lock=10m "$@" || rc=$?
-	fi
-	if [ "$rc" -eq 12 ]; then
-		echo "odbackup: the restic password does not open the repository $RESTIC_REPOSITORY (restic exit 12)" >&2
-	elif [ "$rc" -ne 0 ]; then
-		echo "odbackup: restic backup into $RESTIC_REPOSITORY failed (restic exit $rc)" >&2
-	fi
-	return "$rc"
-}
-`
-
-// shq quotes s for a POSIX shell.
-func shq(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// resticBackup is the restic_backup call that stores a command's stdout as one
-// snapshot. --stdin-from-command makes a failed command leave no snapshot.
-// Tags scope retention: forget --host <site> --tag store=<id> never touches
-// another store's or another site's snapshots in a shared repository. The
-// run= tag (see withRun) tells which snapshots one run of the job took.
-func resticBackup(st *Step, filename string, extraTags []string, command string) string {
-	tags := []string{"odbackup", "app=" + st.Store.App, "store=" + st.Store.ID, "run=$run"}
-	tags = append(tags, extraTags...)
-	var b strings.Builder
-	fmt.Fprintf(&b, "restic_backup --host=%s", shq(st.Job.Site))
-	for _, t := range tags {
-		fmt.Fprintf(&b, " --tag=%s", shqTag(t))
-	}
-	fmt.Fprintf(&b, " \\\n\t--stdin-filename=%s --stdin-from-command -- \\\n\t%s\n", shqTag(filename), command)
-	return b.String()
-}
-
-// shqTag quotes a word that may contain a shell variable reference.
-func shqTag(s string) string {
-	if strings.Contains(s, "$") {
-		return `"` + s + `"`
-	}
-	return shq(s)
-}
-
-func scriptHeader(what string) string {
-	return "set -eu\n# " + what + "\n"
-}
-
-// resticScript starts a script that stores data in restic: the header, the
-// functions and the call that readies the repository.
-func resticScript(what string) *strings.Builder {
-	b := new(strings.Builder)
-	b.WriteString(scriptHeader(what))
-	b.WriteString(resticPrepare)
-	b.WriteString(resticBackupFunc)
-	b.WriteString("restic_prepare\n")
-	return b
-}
 
 // maintenanceScript forgets each store's snapshots with its own retention,
 // scoped to the site (--host) and the store (--tag), keeping pre-upgrade
@@ -136,8 +13,8 @@ func resticScript(what string) *strings.Builder {
 // and reads back a subset of the data.
 func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 	b := new(strings.Builder)
-	b.WriteString(scriptHeader("odbackup: restic maintenance of target " + m.TargetName))
-	b.WriteString(resticPrepare)
+	b.WriteString(shell.Header("odbackup: restic maintenance of target " + m.TargetName))
+	b.WriteString(shell.ResticPrepare)
 	// forget and prune take an exclusive lock, which any stale lock
 	// blocks; one key derivation more does not matter here.
 	b.WriteString("restic_prepare\nrestic unlock\n")
@@ -149,15 +26,15 @@ func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 		seen[s.Store.ID] = true
 		r := s.Retention
 		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d --keep-tag=%s\n",
-			shq(site), shq("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly, preUpgradeTag)
+			shell.Quote(site), shell.Quote("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly, shell.PreUpgradeTag)
 		// The newest pre-upgrade backup of each file stays until the next
 		// upgrade's replaces it: a failed upgrade is rolled back from it,
 		// however long the upgrade took.
 		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-last=1\n",
-			shq(site), shq("store="+s.Store.ID+","+preUpgradeTag))
+			shell.Quote(site), shell.Quote("store="+s.Store.ID+","+shell.PreUpgradeTag))
 	}
 	b.WriteString("restic prune --retry-lock=1h\n")
-	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shq(subset))
+	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shell.Quote(subset))
 	return b.String()
 }
 
@@ -185,10 +62,10 @@ const newRunID = `$(date -u +%Y%m%dT%H%M%SZ)-$(cut -c 1-8 /proc/sys/kernel/rando
 // kind may define to clean up) and, in a run, is recorded for the run's
 // result instead of stopping the pod.
 func withRun(script, storeID, container string) string {
-	// The header is the script's first two lines (scriptHeader).
+	// The header is the script's first two lines (shell.Header).
 	i := strings.Index(script, "\n")
 	j := strings.Index(script[i+1:], "\n") + i + 1
-	record := shq(storeID + " (container " + container + ")")
+	record := shell.Quote(storeID + " (container " + container + ")")
 	return script[:j+1] + fmt.Sprintf(`%[1]s
 # shellcheck disable=SC2034 # run tags restic snapshots; not every step takes any
 if [ -f "$run_dir/id" ]; then
@@ -210,12 +87,12 @@ step_end() {
 	fi
 }
 trap step_end EXIT
-`, runDir, newRunID, record, shq(storeID)) + script[j+1:]
+`, runDir, newRunID, record, shell.Quote(storeID)) + script[j+1:]
 }
 
 // runStartScript starts a job's run: its id and an empty record.
 func runStartScript(job string) string {
-	return scriptHeader("odbackup: start of a run of job "+job) + fmt.Sprintf(`%[1]s
+	return shell.Header("odbackup: start of a run of job "+job) + fmt.Sprintf(`%[1]s
 rm -rf "$run_dir"
 mkdir -p "$run_dir"
 echo "%[2]s" >"$run_dir/id"
@@ -227,7 +104,7 @@ echo "odbackup: run $(cat "$run_dir/id") of job %[3]s"
 // failed, and where to read why. Without a record no step recorded a
 // failure: a step that fails where no record is stops the pod itself.
 func runResultScript(job string) string {
-	return scriptHeader("odbackup: result of a run of job "+job) + fmt.Sprintf(`%[1]s
+	return shell.Header("odbackup: result of a run of job "+job) + fmt.Sprintf(`%[1]s
 run=$(cat "$run_dir/id" 2>/dev/null) || run="(no record)"
 if [ -s "$run_dir/failed" ]; then
 	echo "odbackup: run $run of job %[2]s: $(wc -l <"$run_dir/failed") store(s) failed; the other stores were backed up. The log of each failed store's container says why:" >&2

@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -9,7 +9,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
@@ -36,7 +39,7 @@ import (
 // the policy): a restricted pod cannot read another user's files, and
 // restic records every file's owner, group and mode as it finds them. A
 // file the copy cannot read makes restic exit 3, which fails the step.
-type offsiteCopy struct{ resticKind }
+type offsiteCopy struct{ Restic }
 
 // methodOffsiteCopy names the kind.
 const methodOffsiteCopy plan.Method = "offsite-copy"
@@ -60,17 +63,17 @@ func (offsiteCopy) Traits() plan.Traits {
 	return plan.Traits{Restic: true, ContainerPrefix: "offsite-"}
 }
 
-func (offsiteCopy) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true,
-		script: offsiteScript(st, g.cloneManifest(st), g.copyPodManifest(st), pol.Snapshot),
-		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+func (offsiteCopy) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, API: true,
+		Script: offsiteScript(st, cloneManifest(g, st), copyPodManifest(g, st), pol.Snapshot),
+		Env:    []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
 }
 
 // backupRules: the step lists the store's snapshots and waits for one,
 // reads the live claim's class and size (never mounts it), creates the
 // clone and the copy pod and deletes them by name.
-func (offsiteCopy) backupRules(st *Step, add backupRule) {
+func (offsiteCopy) BackupRules(st *plan.Step, add BackupRule) {
 	add("snapshot.storage.k8s.io", "volumesnapshots", []string{"get", "list", "watch"}, "")
 	add("", "persistentvolumeclaims", []string{"get"}, st.Store.Connection.Claim)
 	add("", "persistentvolumeclaims", []string{"create"}, "")
@@ -83,24 +86,26 @@ func (offsiteCopy) backupRules(st *Step, add backupRule) {
 
 // restoreContainer: the API only to check that the workload is stopped,
 // when the catalog names it.
-func (k offsiteCopy) restoreContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	cp := containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true,
-		env:    []corev1.EnvVar{literal("ODBACKUP_SOURCE", offsiteMountDir), literal("ODBACKUP_DATA_DIR", restoreMountDir)},
-		mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
-	if k.stoppedWorkload(g.plan, st) != nil {
-		cp.api = true
-		cp.env = append([]corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}, cp.env...)
+func (k offsiteCopy) RestoreContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	cp := manifest.Container{Image: pol.Images.Kubectl, Busybox: true, Restic: true,
+		Env:    []corev1.EnvVar{manifest.Literal("ODBACKUP_SOURCE", offsiteMountDir), manifest.Literal("ODBACKUP_DATA_DIR", restoreMountDir)},
+		Mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
+	if k.StoppedWorkload(g.Plan, st) != nil {
+		cp.API = true
+		cp.Env = append([]corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}, cp.Env...)
 	}
 	return cp
 }
 
-func (offsiteCopy) restoreScript(r *RestoreJob) string { return offsiteRestoreScript(r) }
+func (offsiteCopy) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
+	return offsiteRestoreScript(r)
+}
 
 // restorePod mounts the claim to restore into and writes as its owner, so
 // the files get the owner and group the app needs (a restricted pod cannot
 // chown); restic sets the modes.
-func (offsiteCopy) restorePod(st *Step, pod *corev1.PodSpec) {
+func (offsiteCopy) RestorePod(st *plan.Step, pod *corev1.PodSpec) {
 	c := st.Store.Connection
 	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
@@ -108,57 +113,63 @@ func (offsiteCopy) restorePod(st *Step, pod *corev1.PodSpec) {
 	setOwner(pod.SecurityContext, c)
 }
 
-func (offsiteCopy) restoreRules(_ *RestoreJob, _ restoreRule, stopped func()) { stopped() }
+func (offsiteCopy) RestoreRules(_ *RestoreJob, _ RestoreRule, stopped func()) { stopped() }
 
-func (offsiteCopy) restoreBase(st *Step) string {
+func (offsiteCopy) RestoreBase(st *plan.Step) string {
 	return "files-" + labelWords(st.Store.Identifier)
 }
 
 // stoppedWorkload: the workload that mounts the claim the files go to.
-func (offsiteCopy) stoppedWorkload(p *Plan, st *Step) *schema.Workload { return claimWorkload(p, st) }
+func (offsiteCopy) StoppedWorkload(p *plan.Plan, st *plan.Step) *schema.Workload {
+	return claimWorkload(p, st)
+}
 
-func (offsiteCopy) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (offsiteCopy) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "files of volume", r.Step.Store.Connection.Claim, "off-site copy"
 }
 
-func (offsiteCopy) runbookSection(rb *runbooks, m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func (offsiteCopy) RunbookSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
 	workload := "the workload that mounts it"
 	if r.Stopped != nil {
-		workload = code(workloadRef(*r.Stopped))
+		workload = markdown.Code(shell.WorkloadRef(*r.Stopped))
 	}
-	m.para("Skip this step when the volume restore from a VolumeSnapshot above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on, or are older than the copy you need: every night the backup also cloned the newest snapshot and copied its files into restic %s, off the cluster.",
-		code(c.Claim), code(st.Target.Restic.Repository))
-	m.para("What the Job does: it checks that %s has 0 replicas, mounts the claim %s and restores the files of the chosen restic snapshot into it with %s: files that are not in the backup are removed, the others get the backup's content and modes. Symbolic links and empty directories come back as they were. The Job runs as %s, and the files it writes are theirs: a restricted pod cannot give files to anyone else.",
-		workload, code(c.Claim), code("restic restore --delete"), ownerWords(c))
-	m.para("When the claim is lost too, let the app's chart create it again (deploy the app, then stop its workload), then run the Job. To restore into a new claim instead, create it, change the Job's %s to its name and run the Job.", code("claimName"))
-	rb.applyCommands(m, r)
+	m.Para("Skip this step when the volume restore from a VolumeSnapshot above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on, or are older than the copy you need: every night the backup also cloned the newest snapshot and copied its files into restic %s, off the cluster.",
+		markdown.Code(c.Claim), markdown.Code(st.Target.Restic.Repository))
+	m.Para("What the Job does: it checks that %s has 0 replicas, mounts the claim %s and restores the files of the chosen restic snapshot into it with %s: files that are not in the backup are removed, the others get the backup's content and modes. Symbolic links and empty directories come back as they were. The Job runs as %s, and the files it writes are theirs: a restricted pod cannot give files to anyone else.",
+		workload, markdown.Code(c.Claim), markdown.Code("restic restore --delete"), ownerWords(c))
+	m.Para("When the claim is lost too, let the app's chart create it again (deploy the app, then stop its workload), then run the Job. To restore into a new claim instead, create it, change the Job's %s to its name and run the Job.", markdown.Code("claimName"))
+	rb.ApplyCommands(m, r)
 }
 
 // ownerWords names a volume's owner for the runbook.
 func ownerWords(c schema.Connection) string {
 	if c.RunAsUser == 0 {
-		return fmt.Sprintf("user and group %d, odbackup's own, because neither the catalog nor the policy names the volume's owner (set the store's %s in the policy, rebuild and use the new Job, if the app runs as another user)", runAsUser, code("connection: {runAsUser, runAsGroup}"))
+		return fmt.Sprintf("user and group %d, odbackup's own, because neither the catalog nor the policy names the volume's owner (set the store's %s in the policy, rebuild and use the new Job, if the app runs as another user)", manifest.RunAsUser, markdown.Code("connection: {runAsUser, runAsGroup}"))
 	}
 	return fmt.Sprintf("user %d, group %d, the volume's owner", c.RunAsUser, ownerGroup(c))
 }
 
-func (offsiteCopy) backupWay(_ *runbooks, st *Step, when string) string {
-	return fmt.Sprintf("a clone of the newest VolumeSnapshot, its files copied into restic %s (target %s), %s", code(st.Target.Restic.Repository), code(st.TargetName), when)
+func (offsiteCopy) BackupWay(_ Runbook, st *plan.Step, when string) string {
+	return fmt.Sprintf("a clone of the newest VolumeSnapshot, its files copied into restic %s (target %s), %s", markdown.Code(st.Target.Restic.Repository), markdown.Code(st.TargetName), when)
 }
 
-func (offsiteCopy) storeCheck(rb *runbooks, r *RestoreJob) string {
-	return fmt.Sprintf("%s: the Job completed; its log ends with %s.", code(r.Step.Store.ID), code("odbackup: files restored"))
+func (offsiteCopy) StoreCheck(rb Runbook, r *RestoreJob) string {
+	return fmt.Sprintf("%s: the Job completed; its log ends with %s.", markdown.Code(r.Step.Store.ID), markdown.Code("odbackup: files restored"))
 }
 
-func (offsiteCopy) glossary() [][]string {
+func (offsiteCopy) Glossary() [][]string {
 	return [][]string{{"clone, off-site copy", "A clone is a new PVC made from a VolumeSnapshot. The off-site copy mounts a clone read-only in a pod of its own and stores its files in restic, off the storage system; the clone is deleted afterwards."}}
 }
 
 // cloneName and copyPodName are fixed per claim, so RBAC can name them.
-func cloneName(st *Step) string   { return dnsName(63, "odbackup-clone", st.Store.Connection.Claim) }
-func copyPodName(st *Step) string { return dnsName(63, "odbackup-copy", st.Store.Connection.Claim) }
+func cloneName(st *plan.Step) string {
+	return plan.DNSName(63, "odbackup-clone", st.Store.Connection.Claim)
+}
+func copyPodName(st *plan.Step) string {
+	return plan.DNSName(63, "odbackup-copy", st.Store.Connection.Claim)
+}
 
 // setOwner runs a pod as a volume's owner where it is known.
 func setOwner(sc *corev1.PodSecurityContext, c schema.Connection) {
@@ -186,14 +197,14 @@ const (
 
 // cloneManifest is the clone claim: the snapshot as dataSource, the source
 // claim's class (or snapshot.cloneStorageClass) and size, ReadWriteOnce.
-func (g *generation) cloneManifest(st *Step) []byte {
-	pol := g.plan.Site.Policy
-	labels := objectLabels(pol.Site, st.Store.App)
-	labels[labelStore] = storeLabel(st.Store.ID)
+func cloneManifest(g *manifest.Builder, st *plan.Step) []byte {
+	pol := g.Plan.Site.Policy
+	labels := manifest.ObjectLabels(pol.Site, st.Store.App)
+	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
 	pvc := &corev1.PersistentVolumeClaim{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 		ObjectMeta: metav1.ObjectMeta{Name: cloneName(st), Labels: labels,
-			Annotations: map[string]string{annotStoreID: st.Store.ID}},
+			Annotations: map[string]string{manifest.AnnotStoreID: st.Store.ID}},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: ptr.To("${class}"),
@@ -202,38 +213,38 @@ func (g *generation) cloneManifest(st *Step) []byte {
 				corev1.ResourceStorage: resource.MustParse(cloneSizeSentinel)}},
 		},
 	}
-	return []byte(strings.Replace(string(g.yaml(pvc)), cloneSizeSentinel, cloneSizeVar, 1))
+	return []byte(strings.Replace(string(g.YAML(pvc)), cloneSizeSentinel, cloneSizeVar, 1))
 }
 
 // copyPodManifest is the pod that copies the clone's files into restic:
 // the restic image, the clone mounted read-only, Pod Security
 // "restricted", no API token, the volume owner's user and group.
-func (g *generation) copyPodManifest(st *Step) []byte {
-	pol := g.plan.Site.Policy
-	labels := objectLabels(pol.Site, st.Store.App)
-	labels[labelStore] = storeLabel(st.Store.ID)
-	labels[labelJob] = st.Job.Name
-	env := append([]corev1.EnvVar{literal("HOME", tmpDir), literal("ODBACKUP_SOURCE", offsiteMountDir)}, resticEnv(st.Target)...)
-	sc := podSecurityContext()
+func copyPodManifest(g *manifest.Builder, st *plan.Step) []byte {
+	pol := g.Plan.Site.Policy
+	labels := manifest.ObjectLabels(pol.Site, st.Store.App)
+	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
+	labels[manifest.LabelJob] = st.Job.Name
+	env := append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir), manifest.Literal("ODBACKUP_SOURCE", offsiteMountDir)}, manifest.ResticEnv(st.Target)...)
+	sc := manifest.PodSecurityContext()
 	setOwner(sc, st.Store.Connection)
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: copyPodName(st), Labels: labels,
-			Annotations: map[string]string{annotStoreID: st.Store.ID}},
+			Annotations: map[string]string{manifest.AnnotStoreID: st.Store.ID}},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:           st.Job.Name,
 			AutomountServiceAccountToken: ptr.To(false),
 			RestartPolicy:                corev1.RestartPolicyNever,
 			ActiveDeadlineSeconds:        ptr.To(int64(pol.Snapshot.CopyTimeoutSeconds)),
 			SecurityContext:              sc,
-			Containers: []corev1.Container{restrictedContainer(corev1.Container{
+			Containers: []corev1.Container{manifest.RestrictedContainer(corev1.Container{
 				Name: "copy", Image: pol.Images.Restic,
-				Command:   []string{"/bin/sh", "-c", blockScalar(offsiteCopyScript(st))},
+				Command:   []string{"/bin/sh", "-c", manifest.BlockScalar(offsiteCopyScript(st))},
 				Env:       env,
-				Resources: g.resourceRequirements(st.Job.Resources),
+				Resources: g.Resources(st.Job.Resources),
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "clone", MountPath: offsiteMountDir, ReadOnly: true},
-					{Name: "tmp", MountPath: tmpDir},
+					{Name: "tmp", MountPath: manifest.TmpDir},
 				},
 			})},
 			Volumes: []corev1.Volume{
@@ -242,29 +253,29 @@ func (g *generation) copyPodManifest(st *Step) []byte {
 			},
 		},
 	}
-	return g.yaml(pod)
+	return g.YAML(pod)
 }
 
 // offsiteCopyScript runs in the copy pod: the clone's files into restic,
 // tagged per store and scoped to the site, as one snapshot of
 // $ODBACKUP_SOURCE (the same path every night, so restic finds its parent
 // and stores only what changed).
-func offsiteCopyScript(st *Step) string {
-	b := resticScript(fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
+func offsiteCopyScript(st *plan.Step) string {
+	b := shell.ResticScript(fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
 	fmt.Fprintf(b, "restic_backup --host=%s --tag=odbackup --tag=%s --tag=%s --tag=claim=%s \\\n\t--one-file-system \"$ODBACKUP_SOURCE\"\n",
-		shq(st.Job.Site), shq("app="+st.Store.App), shq("store="+st.Store.ID), shq(st.Store.Connection.Claim))
+		shell.Quote(st.Job.Site), shell.Quote("app="+st.Store.App), shell.Quote("store="+st.Store.ID), shell.Quote(st.Store.Connection.Claim))
 	b.WriteString("echo \"odbackup: files copied\"\n")
 	return b.String()
 }
 
 // offsiteScript is the step: pick the newest snapshot of the claim, wait
 // until it is ready, clone it, run the copy pod, delete both.
-func offsiteScript(st *Step, clone, pod []byte, snap schema.Snapshot) string {
+func offsiteScript(st *plan.Step, clone, pod []byte, snap schema.Snapshot) string {
 	var b strings.Builder
-	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: off-site copy of PVC %s (%s): snapshot, clone, restic", st.Store.Connection.Claim, st.Store.ID)))
+	b.WriteString(shell.Header(fmt.Sprintf("odbackup: off-site copy of PVC %s (%s): snapshot, clone, restic", st.Store.Connection.Claim, st.Store.ID)))
 	classLine := `class=$(k get pvc "$source" --output=jsonpath='{.spec.storageClassName}')`
 	if snap.CloneStorageClass != "" {
-		classLine = "class=" + shq(snap.CloneStorageClass)
+		classLine = "class=" + shell.Quote(snap.CloneStorageClass)
 	}
 	fmt.Fprintf(&b, `source=%s
 clone=%s
@@ -315,7 +326,7 @@ if [ -z "$size" ]; then
 fi
 echo "odbackup: creating clone $clone (class $class, $size) from $snapshot"
 k create --filename=- <<EOF
-`, shq(st.Store.Connection.Claim), shq(cloneName(st)), shq(copyPodName(st)), shq(labelStore+"="+storeLabel(st.Store.ID)),
+`, shell.Quote(st.Store.Connection.Claim), shell.Quote(cloneName(st)), shell.Quote(copyPodName(st)), shell.Quote(manifest.LabelStore+"="+manifest.StoreLabel(st.Store.ID)),
 		snap.CopyTimeoutSeconds, snap.ReadyTimeoutSeconds, classLine)
 	b.Write(clone)
 	b.WriteString("EOF\necho \"odbackup: starting copy pod $pod\"\nk create --filename=- <<'EOF'\n")
@@ -356,21 +367,21 @@ echo "odbackup: VolumeSnapshot $snapshot copied off-site; deleting the clone"
 func offsiteRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	b := new(strings.Builder)
-	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: files of PVC %s from its off-site copy (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	b.WriteString(shell.Header(fmt.Sprintf("odbackup restore: files of PVC %s from its off-site copy (%s)", st.Store.Connection.Claim, st.Store.ID)))
 	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
-	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
+	b.WriteString(shell.CheckSnapshotsFunc(st.Job.Site, st.Store.ID, false))
 	// Listing (the Job applied as it is) works while the app runs; only
 	// a restore needs it stopped.
 	b.WriteString("check_snapshots\n")
 	if w := r.Stopped; w != nil {
 		b.WriteString("k() {\n\tkubectl --namespace=\"$ODBACKUP_NAMESPACE\" \"$@\"\n}\n")
-		b.WriteString(stoppedCheck(*w))
+		b.WriteString(shell.StoppedCheck(*w))
 	} else {
 		b.WriteString("# The catalog names no workload for this claim: stop what mounts it first.\n")
 	}
 	fmt.Fprintf(b, `echo "odbackup: restoring $snapshot into claim %s as user $(id -u), group $(id -g)"
 restic restore --no-lock --host=%s --tag=%s --delete --target="$ODBACKUP_DATA_DIR" "$snapshot:$ODBACKUP_SOURCE"
 echo "odbackup: files restored"
-`, st.Store.Connection.Claim, shq(st.Job.Site), shq("store="+st.Store.ID))
+`, st.Store.Connection.Claim, shell.Quote(st.Job.Site), shell.Quote("store="+st.Store.ID))
 	return b.String()
 }

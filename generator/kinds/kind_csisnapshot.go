@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -9,14 +9,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // csiSnapshot creates CSI VolumeSnapshots of a PVC and prunes old ones; a
 // restore replaces the claim with one made from a snapshot. The copies stay
 // on the cluster's own storage.
-type csiSnapshot struct{ resticKind }
+type csiSnapshot struct{ Restic }
 
 // methodCSISnapshot names the kind.
 const methodCSISnapshot plan.Method = "csi-snapshot"
@@ -35,25 +38,27 @@ func (csiSnapshot) Kept(_ schema.Retention, snap schema.Snapshot) plan.Kept {
 	return plan.Kept{Snapshots: snap.Keep}
 }
 
-func (csiSnapshot) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true,
-		script: snapshotScript(st, g.snapshotManifest(st), labelStore+"="+storeLabel(st.Store.ID), st.Kept.Snapshots, pol.Snapshot.ReadyTimeoutSeconds),
-		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+func (csiSnapshot) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, API: true,
+		Script: snapshotScript(st, snapshotManifest(g, st), manifest.LabelStore+"="+manifest.StoreLabel(st.Store.ID), st.Kept.Snapshots, pol.Snapshot.ReadyTimeoutSeconds),
+		Env:    []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
 }
 
-func (csiSnapshot) backupRules(_ *Step, add backupRule) {
+func (csiSnapshot) BackupRules(_ *plan.Step, add BackupRule) {
 	add("snapshot.storage.k8s.io", "volumesnapshots", []string{"create", "delete", "get", "list", "watch"}, "")
 }
 
-func (csiSnapshot) restoreContainer(g *generation, _ *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, api: true, env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+func (csiSnapshot) RestoreContainer(g *manifest.Builder, _ *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, API: true, Env: []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
 }
 
-func (csiSnapshot) restoreScript(r *RestoreJob) string { return claimRestoreScript(r) }
+func (csiSnapshot) RestoreScript(g *manifest.Builder, r *RestoreJob) string {
+	return claimRestoreScript(g, r)
+}
 
-func (csiSnapshot) restoreRules(r *RestoreJob, named restoreRule, stopped func()) {
+func (csiSnapshot) RestoreRules(r *RestoreJob, named RestoreRule, stopped func()) {
 	stopped()
 	// delete --wait watches the claim by name until it is gone.
 	named("", "persistentvolumeclaims", []string{"delete", "get", "list", "watch"}, r.Step.Store.Connection.Claim)
@@ -66,42 +71,44 @@ func (csiSnapshot) restoreRules(r *RestoreJob, named restoreRule, stopped func()
 
 // stoppedWorkload: the workload that mounts the claim, when the catalog
 // names it.
-func (csiSnapshot) stoppedWorkload(p *Plan, st *Step) *schema.Workload { return claimWorkload(p, st) }
+func (csiSnapshot) StoppedWorkload(p *plan.Plan, st *plan.Step) *schema.Workload {
+	return claimWorkload(p, st)
+}
 
 // claimWorkload is the workload that mounts a store's claim, when the
 // catalog names it.
-func claimWorkload(p *Plan, st *Step) *schema.Workload {
+func claimWorkload(p *plan.Plan, st *plan.Step) *schema.Workload {
 	if name := st.Store.Connection.Workload; name != "" {
 		return findWorkload(p, st.Store.App, name, "")
 	}
 	return nil
 }
 
-func (csiSnapshot) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (csiSnapshot) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "volume", r.Step.Store.Connection.Claim, "PVC"
 }
 
-func (csiSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
-	rb.claimSection(m, app, r)
+func (csiSnapshot) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp, r *RestoreJob) {
+	claimSection(rb, m, app, r)
 }
 
-func (csiSnapshot) backupWay(rb *runbooks, _ *Step, when string) string {
-	return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d ready ones kept) on the cluster's own storage, %s", code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep, when)
+func (csiSnapshot) BackupWay(rb Runbook, _ *plan.Step, when string) string {
+	return fmt.Sprintf("CSI VolumeSnapshot (class %s, newest %d ready ones kept) on the cluster's own storage, %s", markdown.Code(rb.Policy().Snapshot.ClassName), rb.Policy().Snapshot.Keep, when)
 }
 
-func (csiSnapshot) snapshotMeaning() string { return "the NAME of a VolumeSnapshot that is READYTOUSE" }
+func (csiSnapshot) SnapshotMeaning() string { return "the NAME of a VolumeSnapshot that is READYTOUSE" }
 
-func (csiSnapshot) listCommand(rb *runbooks, st *Step) string {
-	return code(rb.kubectl("get volumesnapshot --selector=" + snapshotSelector(st) + " --sort-by=.metadata.creationTimestamp"))
+func (csiSnapshot) ListCommand(rb Runbook, st *plan.Step) string {
+	return markdown.Code(rb.Kubectl("get volumesnapshot --selector=" + manifest.StoreSelector(st) + " --sort-by=.metadata.creationTimestamp"))
 }
 
-func (csiSnapshot) storeCheck(rb *runbooks, r *RestoreJob) string {
+func (csiSnapshot) StoreCheck(rb Runbook, r *RestoreJob) string {
 	st := r.Step
-	return fmt.Sprintf("%s: the claim is %s and made from the snapshot you restored: %s", code(st.Store.ID), code("Bound"),
-		code(rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.status.phase} {.spec.dataSource.name}{\"\\n\"}'", st.Store.Connection.Claim))))
+	return fmt.Sprintf("%s: the claim is %s and made from the snapshot you restored: %s", markdown.Code(st.Store.ID), markdown.Code("Bound"),
+		markdown.Code(rb.Kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.status.phase} {.spec.dataSource.name}{\"\\n\"}'", st.Store.Connection.Claim))))
 }
 
-func (csiSnapshot) glossary() [][]string {
+func (csiSnapshot) Glossary() [][]string {
 	return [][]string{{"PVC, VolumeSnapshot", "A PersistentVolumeClaim (PVC) is a volume an app asks for by name. A VolumeSnapshot is a point-in-time copy of one, made by the storage system through its CSI driver; a new PVC can be created from it."}}
 }
 
@@ -114,10 +121,10 @@ func (csiSnapshot) glossary() [][]string {
 // left behind it would pile up run after run. Retention counts only ready
 // snapshots, so broken ones never push good ones out; not-ready ones left
 // by older runs are listed in the log for an operator to look at.
-func snapshotScript(st *Step, manifest []byte, selector string, keep, timeout int) string {
+func snapshotScript(st *plan.Step, manifest []byte, selector string, keep, timeout int) string {
 	var b strings.Builder
-	b.WriteString(scriptHeader(fmt.Sprintf("odbackup: CSI snapshot of PVC %s (%s)", st.Store.Connection.Claim, st.Store.ID)))
-	fmt.Fprintf(&b, "snapshot=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)\n", shq(snapshotPrefix(st)))
+	b.WriteString(shell.Header(fmt.Sprintf("odbackup: CSI snapshot of PVC %s (%s)", st.Store.Connection.Claim, st.Store.ID)))
+	fmt.Fprintf(&b, "snapshot=%s-$(date -u +%%Y%%m%%d-%%H%%M%%S)\n", shell.Quote(snapshotPrefix(st)))
 	b.WriteString(`created=false
 # shellcheck disable=SC2317 # step_end, the EXIT trap, calls it
 on_failure() {
@@ -149,29 +156,29 @@ if [ "$ready" -gt %d ]; then
 	echo "odbackup: pruning $((ready - %d)) old ready snapshot(s), keeping the newest %d"
 	head -n "$((ready - %d))" /tmp/snapshots-ready | xargs kubectl --namespace="$ODBACKUP_NAMESPACE" delete volumesnapshot
 fi
-`, timeout, shq(selector), keep, keep, keep, keep)
+`, timeout, shell.Quote(selector), keep, keep, keep, keep)
 	return b.String()
 }
 
 // snapshotPrefix starts the names of a store's VolumeSnapshots; a
 // timestamp follows.
-func snapshotPrefix(st *Step) string {
-	return dnsName(63-16, st.Store.Connection.Claim)
+func snapshotPrefix(st *plan.Step) string {
+	return plan.DNSName(63-16, st.Store.Connection.Claim)
 }
 
 // snapshotManifest is the VolumeSnapshot the snapshot script creates; its
 // name comes from the script's $snapshot at run time, its namespace from
 // kubectl's --namespace, like every other namespaced call of the scripts.
-func (g *generation) snapshotManifest(st *Step) []byte {
-	return g.volumeSnapshotManifest(st, "${snapshot}", nil)
+func snapshotManifest(g *manifest.Builder, st *plan.Step) []byte {
+	return volumeSnapshotManifest(g, st, "${snapshot}", nil)
 }
 
 // volumeSnapshotManifest is a VolumeSnapshot of the store's claim named
 // name (a shell expansion), with the store's labels and extra.
-func (g *generation) volumeSnapshotManifest(st *Step, name string, extra map[string]string) []byte {
-	pol := g.plan.Site.Policy
-	labels := objectLabels(pol.Site, st.Store.App)
-	labels[labelStore] = storeLabel(st.Store.ID)
+func volumeSnapshotManifest(g *manifest.Builder, st *plan.Step, name string, extra map[string]string) []byte {
+	pol := g.Plan.Site.Policy
+	labels := manifest.ObjectLabels(pol.Site, st.Store.App)
+	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
 	for k, v := range extra {
 		labels[k] = v
 	}
@@ -180,14 +187,14 @@ func (g *generation) volumeSnapshotManifest(st *Step, name string, extra map[str
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      labels,
-			Annotations: map[string]string{annotStoreID: st.Store.ID},
+			Annotations: map[string]string{manifest.AnnotStoreID: st.Store.ID},
 		},
 		Spec: snapshotv1.VolumeSnapshotSpec{
 			Source:                  snapshotv1.VolumeSnapshotSource{PersistentVolumeClaimName: ptr.To(st.Store.Connection.Claim)},
 			VolumeSnapshotClassName: ptr.To(pol.Snapshot.ClassName),
 		},
 	}
-	return g.yaml(vs)
+	return g.YAML(vs)
 }
 
 // labelSafety marks the snapshot a claim restore takes of the live claim
@@ -205,27 +212,27 @@ type safetySnapshot struct {
 }
 
 // safetyPrefix starts the names of a store's safety snapshots.
-func safetyPrefix(st *Step) string {
-	return dnsName(63-16-len("-safety"), st.Store.Connection.Claim) + "-safety"
+func safetyPrefix(st *plan.Step) string {
+	return plan.DNSName(63-16-len("-safety"), st.Store.Connection.Claim) + "-safety"
 }
 
-func (g *generation) safetySnapshot(st *Step) *safetySnapshot {
+func newSafetySnapshot(g *manifest.Builder, st *plan.Step) *safetySnapshot {
 	return &safetySnapshot{
 		prefix:   safetyPrefix(st),
-		manifest: g.volumeSnapshotManifest(st, "${safety}", map[string]string{labelSafety: "pre-restore"}),
-		timeout:  g.plan.Site.Policy.Snapshot.ReadyTimeoutSeconds,
+		manifest: volumeSnapshotManifest(g, st, "${safety}", map[string]string{labelSafety: "pre-restore"}),
+		timeout:  g.Plan.Site.Policy.Snapshot.ReadyTimeoutSeconds,
 	}
 }
 
 // claimRestoreScript swaps a claim for a new one made from a VolumeSnapshot:
 // it refuses while the workload that mounts it runs, records the live
 // claim, deletes it and creates it again with the snapshot as dataSource.
-func claimRestoreScript(r *RestoreJob) string {
+func claimRestoreScript(g *manifest.Builder, r *RestoreJob) string {
 	st := r.Step
 	claim := st.Store.Connection.Claim
-	label := storeLabel(st.Store.ID)
+	label := manifest.StoreLabel(st.Store.ID)
 	var b strings.Builder
-	b.WriteString(scriptHeader(fmt.Sprintf("odbackup restore: PVC %s (%s) from a CSI VolumeSnapshot", claim, st.Store.ID)))
+	b.WriteString(shell.Header(fmt.Sprintf("odbackup restore: PVC %s (%s) from a CSI VolumeSnapshot", claim, st.Store.ID)))
 	fmt.Fprintf(&b, `snapshot=${ODBACKUP_SNAPSHOT:-latest}
 tmp=${TMPDIR:-/tmp}
 claim=%[1]s
@@ -261,13 +268,13 @@ if [ "$(k get volumesnapshot "$snapshot" --output=jsonpath='{.status.readyToUse}
 	echo "odbackup: VolumeSnapshot $snapshot is not ready to use" >&2
 	exit 1
 fi
-`, shq(claim), shq(labelStore+"="+label), shq(label), labelSafety, st.Store.ID)
+`, shell.Quote(claim), shell.Quote(manifest.LabelStore+"="+label), shell.Quote(label), labelSafety, st.Store.ID)
 	if w := r.Stopped; w != nil {
-		b.WriteString(stoppedCheck(*w))
+		b.WriteString(shell.StoppedCheck(*w))
 	} else {
 		b.WriteString("# The catalog names no workload for this claim: the delete below waits\n# (and times out) while a pod still mounts it.\n")
 	}
-	sf := r.safety
+	sf := newSafetySnapshot(g, st)
 	fmt.Fprintf(&b, `if ! k get pvc "$claim" --output=name >/dev/null; then
 	echo "odbackup: claim $claim does not exist; deploy the app so its chart creates it, stop the workload again and run this Job again" >&2
 	exit 1
@@ -299,27 +306,27 @@ cat "$tmp/new.yaml"
 k create --filename="$tmp/new.yaml"
 k get pvc "$claim"
 echo "odbackup: claim $claim restored from $snapshot; it binds when its workload starts; the claim as it was is VolumeSnapshot $safety"
-`, shq(sf.prefix), sf.manifest, sf.timeout, pvcTemplate)
+`, shell.Quote(sf.prefix), sf.manifest, sf.timeout, shell.PVCTemplate)
 	return b.String()
 }
 
-func (rb *runbooks) claimSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func claimSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
-	old := rb.note(c.Claim + "-old-volume.txt")
+	old := rb.Note(c.Claim + "-old-volume.txt")
 	workload := "the workload that mounts it"
 	if r.Stopped != nil {
-		workload = code(workloadRef(*r.Stopped))
+		workload = markdown.Code(shell.WorkloadRef(*r.Stopped))
 	}
-	m.para("What the Job does: it checks that %s has 0 replicas and no pods, picks the VolumeSnapshot (with %s: the newest one labelled %s that is ready to use), checks that it belongs to this store, and prints the live claim's storage class, access modes and size. Then it deletes the claim %s and creates it again, with the same name, class, access modes, size, labels and annotations, from the snapshot (%s). The new volume is filled from the snapshot when the workload starts and mounts it.",
-		workload, code("latest"), code(snapshotSelector(st)), code(c.Claim), code("spec.dataSource"))
-	m.para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d that are ready to use (a run whose snapshot never becomes ready deletes it). They live on the same storage system as the volume: if that system is lost, so are they.",
-		code(rb.pol.Snapshot.ClassName), rb.pol.Snapshot.Keep)
-	m.para("Before it deletes the claim, the Job takes a VolumeSnapshot of it as it is, named %s and the time (its log prints the name; labelled %s, so %s never picks it), and waits until it is ready to use; if it never is, the Job stops and the claim stays. To undo the restore, run the Job again with that name as %s. The backup CronJob's pruning counts it among the store's snapshots: it goes when %d newer ones exist.",
-		code(safetyPrefix(st)+"-"), code(labelSafety+"=pre-restore"), code("latest"), code(snapshotPlaceholder), rb.pol.Snapshot.Keep)
-	m.para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", code("Delete"), code("Retain"))
-	m.code("sh", "mkdir -p "+rb.notesDir()+"\n"+rb.kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
+	m.Para("What the Job does: it checks that %s has 0 replicas and no pods, picks the VolumeSnapshot (with %s: the newest one labelled %s that is ready to use), checks that it belongs to this store, and prints the live claim's storage class, access modes and size. Then it deletes the claim %s and creates it again, with the same name, class, access modes, size, labels and annotations, from the snapshot (%s). The new volume is filled from the snapshot when the workload starts and mounts it.",
+		workload, markdown.Code("latest"), markdown.Code(manifest.StoreSelector(st)), markdown.Code(c.Claim), markdown.Code("spec.dataSource"))
+	m.Para("Why this way: a volume cannot be rolled back in place, and the workload finds its data under the claim's name; a claim made from a snapshot is how Kubernetes restores one. The snapshots are VolumeSnapshots of class %s, made by odbackup's CronJob, which keeps the newest %d that are ready to use (a run whose snapshot never becomes ready deletes it). They live on the same storage system as the volume: if that system is lost, so are they.",
+		markdown.Code(rb.Policy().Snapshot.ClassName), rb.Policy().Snapshot.Keep)
+	m.Para("Before it deletes the claim, the Job takes a VolumeSnapshot of it as it is, named %s and the time (its log prints the name; labelled %s, so %s never picks it), and waits until it is ready to use; if it never is, the Job stops and the claim stays. To undo the restore, run the Job again with that name as %s. The backup CronJob's pruning counts it among the store's snapshots: it goes when %d newer ones exist.",
+		markdown.Code(safetyPrefix(st)+"-"), markdown.Code(labelSafety+"=pre-restore"), markdown.Code("latest"), markdown.Code(SnapshotPlaceholder), rb.Policy().Snapshot.Keep)
+	m.Para("Before you run the Job, keep the current volume: deleting the claim deletes its volume when the volume's reclaim policy is %s, the usual default. Some storage systems also need the source volume for a snapshot to be usable. With the policy set to %s, the old volume stays until you delete it (this needs rights on PersistentVolumes, which are cluster-wide):", markdown.Code("Delete"), markdown.Code("Retain"))
+	m.CodeBlock("sh", "mkdir -p "+rb.NotesDir()+"\n"+rb.Kubectl(fmt.Sprintf("get pvc %s --output=jsonpath='{.spec.volumeName}' | tee %s", c.Claim, old))+"\n"+
 		fmt.Sprintf(`kubectl patch pv "$(cat %s)" --patch='{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`, old))
-	rb.applyCommands(m, r)
-	m.para("Once the app runs on the restored volume and you have verified it, delete the old one: %s.", code(fmt.Sprintf(`kubectl delete pv "$(cat %s)"`, old)))
+	rb.ApplyCommands(m, r)
+	m.Para("Once the app runs on the restored volume and you have verified it, delete the old one: %s.", markdown.Code(fmt.Sprintf(`kubectl delete pv "$(cat %s)"`, old)))
 }

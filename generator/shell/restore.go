@@ -1,14 +1,15 @@
-package generator
+package shell
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/plan"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // The restore scripts follow the backup scripts' convention (see
-// scripts.go): what depends on where they run comes from environment
+// restic.go): what depends on where they run comes from environment
 // variables, what identifies the data (site, store, file names, claims,
 // pods) is literal. ODBACKUP_SNAPSHOT is the one choice: "latest", "list"
 // (print what could be restored and stop), or the snapshot(s) to restore.
@@ -24,10 +25,10 @@ import (
 // derivation less (bench/backup-path.sh). A prune running at the same time
 // can remove data a dump still reads; the dump then fails, loudly.
 
-// restoreStreamFunc defines restore_stream TAGS SNAPSHOT FILE COMMAND...:
+// RestoreStreamFunc defines restore_stream TAGS SNAPSHOT FILE COMMAND...:
 // it streams FILE of the restic snapshot SNAPSHOT ("latest": the newest
 // with the site's host and TAGS) into COMMAND.
-func restoreStreamFunc(site string) string {
+func RestoreStreamFunc(site string) string {
 	return `tmp=${TMPDIR:-/tmp}
 restore_stream() {
 	tags=$1 snap=$2 file=$3
@@ -35,7 +36,7 @@ restore_stream() {
 	fifo=$tmp/odbackup-restore.fifo
 	rm -f "$fifo"
 	mkfifo "$fifo"
-	restic dump --no-lock --host=` + shq(site) + ` --tag="$tags" "$snap" "$file" >"$fifo" &
+	restic dump --no-lock --host=` + Quote(site) + ` --tag="$tags" "$snap" "$file" >"$fifo" &
 	dumper=$!
 	consumed=0
 	"$@" <"$fifo" || consumed=$?
@@ -54,13 +55,13 @@ restore_stream() {
 `
 }
 
-// checkSnapshotsFunc defines check_snapshots: it removes stale restic
+// CheckSnapshotsFunc defines check_snapshots: it removes stale restic
 // locks (which would block every read), handles "list", accepts
 // "latest", and otherwise makes sure every id in ODBACKUP_SNAPSHOT is a
 // snapshot of this store at this site, so a mistyped or foreign id never
 // overwrites a database. With many=false exactly one id is allowed.
-func checkSnapshotsFunc(site, storeID string, many bool) string {
-	filter := fmt.Sprintf("--host=%s --tag=%s", shq(site), shq("store="+storeID))
+func CheckSnapshotsFunc(site, storeID string, many bool) string {
+	filter := fmt.Sprintf("--host=%s --tag=%s", Quote(site), Quote("store="+storeID))
 	one := `	*[!0-9a-f]*)
 		echo "odbackup: ODBACKUP_SNAPSHOT: $snapshot is neither latest, list nor one restic snapshot ID" >&2
 		exit 1
@@ -110,25 +111,24 @@ check_snapshots() {
 `
 }
 
-// resticRestoreScript starts a restore from restic: header, the two
+// ResticRestoreScript starts a restore from restic: header, the two
 // helpers and the check of ODBACKUP_SNAPSHOT.
-func resticRestoreScript(r *RestoreJob, what string, many bool) *strings.Builder {
-	st := r.Step
+func ResticRestoreScript(st *plan.Step, what string, many bool) *strings.Builder {
 	b := new(strings.Builder)
-	b.WriteString(scriptHeader("odbackup restore: " + what + " (" + st.Store.ID + ")"))
+	b.WriteString(Header("odbackup restore: " + what + " (" + st.Store.ID + ")"))
 	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
-	b.WriteString(restoreStreamFunc(st.Job.Site))
-	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, many))
+	b.WriteString(RestoreStreamFunc(st.Job.Site))
+	b.WriteString(CheckSnapshotsFunc(st.Job.Site, st.Store.ID, many))
 	b.WriteString("check_snapshots\n")
 	return b
 }
 
-// pvcTemplate renders a new claim from the live one: its name, labels and
+// PVCTemplate renders a new claim from the live one: its name, labels and
 // annotations (Helm's ownership marks among them, so the next helm upgrade
 // still adopts it), access modes, class, volume mode and size. The
 // annotations the volume controllers set for the old volume are dropped
 // by the script. %q quotes are valid YAML double-quoted strings.
-const pvcTemplate = `apiVersion: v1
+const PVCTemplate = `apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: {{.metadata.name}}
@@ -156,9 +156,9 @@ spec:
       storage: {{index .spec.resources.requests "storage"}}
 `
 
-// stoppedCheck refuses to go on while a workload has replicas, or pods.
-func stoppedCheck(w schema.Workload) string {
-	ref := workloadRef(w)
+// StoppedCheck refuses to go on while a workload has replicas, or pods.
+func StoppedCheck(w schema.Workload) string {
+	ref := WorkloadRef(w)
 	return fmt.Sprintf(`replicas=$(k get %[1]s --output=jsonpath='{.spec.replicas}/{.status.replicas}')
 case $replicas in
 0/ | 0/0) ;;
@@ -170,12 +170,15 @@ esac
 `, ref)
 }
 
-// podScript sets $inner to a script that runs in another pod; a quoted
+// PodScript sets $inner to a script that runs in another pod; a quoted
 // here-document keeps this shell from expanding anything in it.
-func podScript(script string) string { return shellVar("inner", script) }
+func PodScript(script string) string { return Var("inner", script) }
 
-// shellVar sets the shell variable name to a script, literally: a quoted
+// Var sets the shell variable name to a script, literally: a quoted
 // here-document keeps this shell from expanding anything in it.
-func shellVar(name, script string) string {
+func Var(name, script string) string {
 	return name + "=$(cat <<'EOF'\n" + strings.TrimRight(script, "\n") + "\nEOF\n)\n"
 }
+
+// WorkloadRef is "kind/name" as kubectl takes it: "statefulset/redis-master".
+func WorkloadRef(w schema.Workload) string { return strings.ToLower(w.Kind) + "/" + w.Name }

@@ -1,4 +1,8 @@
-package generator
+// Package markdown writes documents that render the same on GitLab and
+// GitHub (ATX headings, pipe tables, fenced code, Mermaid diagrams, no raw
+// HTML): the runbooks and the kinds' sections of them. It only builds
+// bytes: no I/O.
+package markdown
 
 import (
 	"fmt"
@@ -7,14 +11,14 @@ import (
 	"github.com/odbackup/odbackup/generator/diagram"
 )
 
-// markdown builds a document that renders the same on GitLab and GitHub:
+// Doc builds a document that renders the same on GitLab and GitHub:
 // ATX headings, pipe tables, fenced code blocks and Mermaid diagrams, no
 // raw HTML. Blocks are separated by one blank line.
-type markdown struct {
+type Doc struct {
 	b strings.Builder
 }
 
-func (m *markdown) block(s string) {
+func (m *Doc) block(s string) {
 	if m.b.Len() > 0 {
 		m.b.WriteString("\n")
 	}
@@ -22,17 +26,18 @@ func (m *markdown) block(s string) {
 	m.b.WriteString("\n")
 }
 
-func (m *markdown) heading(level int, format string, args ...any) {
+// Heading writes a heading of the level; format and args as for fmt.Sprintf.
+func (m *Doc) Heading(level int, format string, args ...any) {
 	m.block(strings.Repeat("#", level) + " " + fmt.Sprintf(format, args...))
 }
 
-// para writes a paragraph; format and args as for fmt.Sprintf.
-func (m *markdown) para(format string, args ...any) {
+// Para writes a paragraph; format and args as for fmt.Sprintf.
+func (m *Doc) Para(format string, args ...any) {
 	m.block(fmt.Sprintf(format, args...))
 }
 
-// list writes a bullet list.
-func (m *markdown) list(items ...string) {
+// List writes a bullet list.
+func (m *Doc) List(items ...string) {
 	if len(items) == 0 {
 		return
 	}
@@ -43,8 +48,8 @@ func (m *markdown) list(items ...string) {
 	m.block(b.String())
 }
 
-// numbered writes a numbered list.
-func (m *markdown) numbered(items ...string) {
+// Numbered writes a numbered list.
+func (m *Doc) Numbered(items ...string) {
 	var b strings.Builder
 	for i, it := range items {
 		prefix := fmt.Sprintf("%d. ", i+1)
@@ -57,9 +62,9 @@ func indentContinuation(s, indent string) string {
 	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
 }
 
-// code writes a fenced code block; the fence is longer than any backtick
+// CodeBlock writes a fenced code block; the fence is longer than any backtick
 // run inside.
-func (m *markdown) code(lang, text string) {
+func (m *Doc) CodeBlock(lang, text string) {
 	fence := "```"
 	for strings.Contains(text, fence) {
 		fence += "`"
@@ -67,29 +72,29 @@ func (m *markdown) code(lang, text string) {
 	m.block(fence + lang + "\n" + strings.TrimRight(text, "\n") + "\n" + fence)
 }
 
-// diagram writes a flowchart as a Mermaid block, which GitLab and GitHub
+// Diagram writes a flowchart as a Mermaid block, which GitLab and GitHub
 // draw; odbackup docs reads it back and draws it as SVG.
-func (m *markdown) diagram(g *diagram.Graph) {
-	m.code("mermaid", mustMermaid(g))
+func (m *Doc) Diagram(g *diagram.Graph) {
+	m.CodeBlock("mermaid", mustMermaid(g))
 }
 
 // mustMermaid is g as Mermaid. The emitters build their graphs from ids
-// mermaidID made and from the catalog, so an inconsistent graph is a bug in
+// MermaidID made and from the catalog, so an inconsistent graph is a bug in
 // odbackup, not bad input.
 func mustMermaid(g *diagram.Graph) string { return g.MustMermaid() }
 
-// note writes a blockquote.
-func (m *markdown) note(format string, args ...any) {
+// Note writes a blockquote.
+func (m *Doc) Note(format string, args ...any) {
 	m.block("> " + strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", "\n> "))
 }
 
-// table writes a pipe table; cells are escaped for it.
-func (m *markdown) table(head []string, rows [][]string) {
+// Table writes a pipe table; cells are escaped for it.
+func (m *Doc) Table(head []string, rows [][]string) {
 	var b strings.Builder
 	row := func(cells []string) {
 		b.WriteString("|")
 		for _, c := range cells {
-			b.WriteString(" " + tableCell(c) + " |")
+			b.WriteString(" " + TableCell(c) + " |")
 		}
 		b.WriteString("\n")
 	}
@@ -105,17 +110,18 @@ func (m *markdown) table(head []string, rows [][]string) {
 	m.block(b.String())
 }
 
-func (m *markdown) bytes() []byte { return []byte(m.b.String()) }
+// Bytes is the document so far.
+func (m *Doc) Bytes() []byte { return []byte(m.b.String()) }
 
-// tableCell keeps a cell on one line and its pipes from ending it (also
+// TableCell keeps a cell on one line and its pipes from ending it (also
 // inside code spans, where GitLab and GitHub both honour \|).
-func tableCell(s string) string {
+func TableCell(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	return strings.ReplaceAll(s, "|", `\|`)
 }
 
-// code returns s as an inline code span.
-func code(s string) string {
+// Code returns s as an inline code span.
+func Code(s string) string {
 	fence := "`"
 	for strings.Contains(s, fence) {
 		fence += "`"
@@ -126,11 +132,11 @@ func code(s string) string {
 	return fence + s + fence
 }
 
-// link returns a Markdown link.
-func link(text, target string) string { return "[" + text + "](" + target + ")" }
+// Link returns a Markdown link.
+func Link(text, target string) string { return "[" + text + "](" + target + ")" }
 
-// mermaidID makes a Mermaid node id from any string.
-func mermaidID(prefix, s string) string {
+// MermaidID makes a Mermaid node id from any string.
+func MermaidID(prefix, s string) string {
 	var b strings.Builder
 	b.WriteString(prefix)
 	for _, r := range s {

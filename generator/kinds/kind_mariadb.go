@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -6,13 +6,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // mariadbDump backs up MariaDB databases with mariadb-dump, one restic
 // snapshot per database; wildcard identifiers are resolved at run time.
-type mariadbDump struct{ resticKind }
+type mariadbDump struct{ Restic }
 
 // methodMariaDBDump names the kind.
 const methodMariaDBDump plan.Method = "mariadb-dump"
@@ -23,23 +26,25 @@ func (mariadbDump) Backs(st *schema.SiteStore) bool { return st.Kind == "mariadb
 
 func (mariadbDump) GroupOrder() int { return 1 }
 
-func (mariadbDump) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.MariaDB, restic: true, script: mariadbDumpScript(st), env: mariadbEnv(st.Store.Connection)}
+func (mariadbDump) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.MariaDB, Restic: true, Script: mariadbDumpScript(st), Env: mariadbEnv(st.Store.Connection)}
 }
 
-func (mariadbDump) backupRules(*Step, backupRule) {}
+func (mariadbDump) BackupRules(*plan.Step, BackupRule) {}
 
-func (mariadbDump) restoreContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.MariaDB, restic: true, env: mariadbEnv(st.Store.Connection)}
+func (mariadbDump) RestoreContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.MariaDB, Restic: true, Env: mariadbEnv(st.Store.Connection)}
 }
 
-func (mariadbDump) restoreScript(r *RestoreJob) string { return mariadbRestoreScript(r) }
+func (mariadbDump) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
+	return mariadbRestoreScript(r)
+}
 
-func (mariadbDump) restoreRules(*RestoreJob, restoreRule, func()) {}
+func (mariadbDump) RestoreRules(*RestoreJob, RestoreRule, func()) {}
 
-func (mariadbDump) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (mariadbDump) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	c := r.Step.Store.Connection
 	if strings.HasSuffix(c.Database, "*") {
 		return "databases", c.Database, "MariaDB"
@@ -47,11 +52,11 @@ func (mariadbDump) restoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "database", c.Database, "MariaDB"
 }
 
-func (mariadbDump) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
-	rb.mariadbSection(m, app, r)
+func (mariadbDump) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp, r *RestoreJob) {
+	mariadbSection(rb, m, app, r)
 }
 
-func (mariadbDump) snapshotMeaning() string {
+func (mariadbDump) SnapshotMeaning() string {
 	return "one or more restic snapshot IDs (8 or more hex digits), separated by spaces: one per database"
 }
 
@@ -67,25 +72,25 @@ func likePattern(name string) string {
 // naming every one that failed. When every database of a wildcard was
 // stored, a last snapshot (databases.txt, tagged databases) lists them:
 // the mark of a complete run, which a restore of "latest" restores.
-func mariadbDumpScript(st *Step) string {
+func mariadbDumpScript(st *plan.Step) string {
 	c := st.Store.Connection
-	b := resticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
+	b := shell.ResticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
 	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
 	wildcard := strings.HasSuffix(c.Database, "*")
 	if wildcard {
-		fmt.Fprintf(b, "pattern=%s\n", shq(likePattern(c.Database)))
+		fmt.Fprintf(b, "pattern=%s\n", shell.Quote(likePattern(c.Database)))
 		fmt.Fprintf(b, "databases=$(mariadb %s --batch --skip-column-names --execute=\"SHOW DATABASES LIKE '$pattern'\")\n", client)
 		if why := st.Store.MayMatchNothing; why != "" {
-			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s; nothing to back up, as expected when \"%s\n\texit 0\nfi\n", c.Database, shq(why))
+			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s; nothing to back up, as expected when \"%s\n\texit 0\nfi\n", c.Database, shell.Quote(why))
 		} else {
 			fmt.Fprintf(b, "if [ -z \"$databases\" ]; then\n\techo \"odbackup: no database on $MARIADB_HOST matches %s: the user $MARIADB_USER may have lost its privileges, the host may be wrong or the prefix renamed; nothing was backed up\" >&2\n\texit 1\nfi\n", c.Database)
 		}
 	} else {
-		fmt.Fprintf(b, "databases=%s\n", shq(c.Database))
+		fmt.Fprintf(b, "databases=%s\n", shell.Quote(c.Database))
 	}
 	b.WriteString("failed=\nfor db in $databases; do\n")
 	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\trc=0\n\t")
-	call := resticBackup(st, "$db.sql", []string{"database=$db"},
+	call := shell.ResticBackup(st, "$db.sql", []string{"database=$db"},
 		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`)
 	b.WriteString(strings.ReplaceAll(strings.TrimSuffix(call, "\n"), "\n\t", "\n\t\t") + " || rc=$?\n")
 	b.WriteString("\tif [ \"$rc\" -ne 0 ]; then\n\t\techo \"odbackup: database $db failed (exit $rc); going on with the others\" >&2\n\t\tfailed=\"$failed $db\"\n\tfi\n")
@@ -94,7 +99,7 @@ func mariadbDumpScript(st *Step) string {
 	if wildcard {
 		b.WriteString("# Every database matching the pattern was stored: list them, the mark\n# of a complete run.\n")
 		b.WriteString("list=${TMPDIR:-/tmp}/odbackup-databases.txt\necho \"$databases\" >\"$list\"\n")
-		b.WriteString(resticBackup(st, "databases.txt", []string{"databases"}, `cat "$list"`))
+		b.WriteString(shell.ResticBackup(st, "databases.txt", []string{"databases"}, `cat "$list"`))
 		b.WriteString("rm -f \"$list\"\n")
 	}
 	return b.String()
@@ -102,8 +107,8 @@ func mariadbDumpScript(st *Step) string {
 
 // mariadbEnv is how mariadb and mariadb-dump reach a store's server.
 func mariadbEnv(c schema.Connection) []corev1.EnvVar {
-	return []corev1.EnvVar{literal("MARIADB_HOST", c.Host), literal("MARIADB_PORT", fmt.Sprint(c.Port)),
-		literal("MARIADB_USER", c.User), fromSecret("MYSQL_PWD", *c.PasswordSecret)}
+	return []corev1.EnvVar{manifest.Literal("MARIADB_HOST", c.Host), manifest.Literal("MARIADB_PORT", fmt.Sprint(c.Port)),
+		manifest.Literal("MARIADB_USER", c.User), manifest.FromSecret("MYSQL_PWD", *c.PasswordSecret)}
 }
 
 // mariadbRestoreScript feeds each database's dump to the mariadb client.
@@ -118,11 +123,11 @@ func mariadbRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	c := st.Store.Connection
 	tag := "store=" + st.Store.ID
-	b := resticRestoreScript(r, "MariaDB database(s) "+c.Database, true)
+	b := shell.ResticRestoreScript(r.Step, "MariaDB database(s) "+c.Database, true)
 	client := `mariadb --host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
 	latest := fmt.Sprintf(`	echo "odbackup: restoring database %[1]s (newest snapshot) on $MARIADB_HOST:$MARIADB_PORT"
 	restore_stream %[2]s latest %[3]s %[4]s
-`, c.Database, shq(tag+",database="+c.Database), shq(c.Database+".sql"), client)
+`, c.Database, shell.Quote(tag+",database="+c.Database), shell.Quote(c.Database+".sql"), client)
 	if strings.HasSuffix(c.Database, "*") {
 		latest = fmt.Sprintf(`	# The newest complete run, and the databases it holds.
 	json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --latest=1 --json)
@@ -138,7 +143,7 @@ func mariadbRestoreScript(r *RestoreJob) string {
 		echo "odbackup: restoring database $db (run $run) on $MARIADB_HOST:$MARIADB_PORT"
 		restore_stream "%[6]s,run=$run,database=$db" latest "$db.sql" %[7]s
 	done
-`, shq(st.Job.Site), shq(tag+",databases"), st.Store.ID, st.Job.Site, `"`+tag+`,run=$run,databases"`, tag, client)
+`, shell.Quote(st.Job.Site), shell.Quote(tag+",databases"), st.Store.ID, st.Job.Site, `"`+tag+`,run=$run,databases"`, tag, client)
 	}
 	fmt.Fprintf(b, `# database_of prints the database a snapshot holds, from its database= tag.
 database_of() {
@@ -154,27 +159,27 @@ if [ "$snapshot" = latest ]; then
 	done
 fi
 echo "odbackup: MariaDB database(s) restored on $MARIADB_HOST:$MARIADB_PORT"
-`, latest, shq(tag), client)
+`, latest, shell.Quote(tag), client)
 	return b.String()
 }
 
-func (rb *runbooks) mariadbSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func mariadbSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
-	which := "the database " + code(c.Database)
+	which := "the database " + markdown.Code(c.Database)
 	if strings.HasSuffix(c.Database, "*") {
-		which = "every database matching " + code(c.Database) + " (each was backed up as a snapshot of its own, tagged " + code("database=…") + ")"
+		which = "every database matching " + markdown.Code(c.Database) + " (each was backed up as a snapshot of its own, tagged " + markdown.Code("database=…") + ")"
 	}
-	m.para("What the Job does: for %s it streams the dump (one file per database, named after it, with %s) of the chosen restic snapshot into the %s client, connected to %s as %s (password from Secret %s). The dumps were taken with %s: each one creates its database if it is missing, and drops and creates again every table it holds.",
-		which, code(".sql"), code("mariadb"), code(fmt.Sprintf("%s:%d", c.Host, c.Port)), code(c.User), code(c.PasswordSecret.Name), code("mariadb-dump --databases"))
+	m.Para("What the Job does: for %s it streams the dump (one file per database, named after it, with %s) of the chosen restic snapshot into the %s client, connected to %s as %s (password from Secret %s). The dumps were taken with %s: each one creates its database if it is missing, and drops and creates again every table it holds.",
+		which, markdown.Code(".sql"), markdown.Code("mariadb"), markdown.Code(fmt.Sprintf("%s:%d", c.Host, c.Port)), markdown.Code(c.User), markdown.Code(c.PasswordSecret.Name), markdown.Code("mariadb-dump --databases"))
 	if strings.HasSuffix(c.Database, "*") {
-		m.para("With %s, the Job restores the newest complete run: every backup Job's run tags its snapshots %s, and a run that stored every database matching %s also stores %s, the list of them. The Job restores exactly the databases of that list, from that run: nights are never mixed, and a database removed since does not come back. A run in which a database failed is not complete and is skipped. To restore other databases, give their snapshot IDs, separated by spaces.", code("latest"), code("run=…"), code(c.Database), code("databases.txt"))
+		m.Para("With %s, the Job restores the newest complete run: every backup Job's run tags its snapshots %s, and a run that stored every database matching %s also stores %s, the list of them. The Job restores exactly the databases of that list, from that run: nights are never mixed, and a database removed since does not come back. A run in which a database failed is not complete and is skipped. To restore other databases, give their snapshot IDs, separated by spaces.", markdown.Code("latest"), markdown.Code("run=…"), markdown.Code(c.Database), markdown.Code("databases.txt"))
 	}
-	m.para("Why this way: a logical dump restores into any MariaDB of a compatible version, and tables come back whole. Tables that exist only in the live database stay; a restore that stopped half-way has restored some tables and not others, so run it again to the end.")
-	rb.applyCommands(m, r)
-	m.para("To get exactly the backup's state (for example when rolling back an upgrade), drop the database first, as %s, in a throw-away %s; at its prompt run %s (one statement per database), then the Job:",
-		code(c.User), code("mariadb"), code("DROP DATABASE"))
-	m.code("sh", rb.throwAwayPod("odbackup-mariadb", rb.pol.Images.MariaDB, envNamed(mariadbEnv(c), "MYSQL_PWD"), true,
+	m.Para("Why this way: a logical dump restores into any MariaDB of a compatible version, and tables come back whole. Tables that exist only in the live database stay; a restore that stopped half-way has restored some tables and not others, so run it again to the end.")
+	rb.ApplyCommands(m, r)
+	m.Para("To get exactly the backup's state (for example when rolling back an upgrade), drop the database first, as %s, in a throw-away %s; at its prompt run %s (one statement per database), then the Job:",
+		markdown.Code(c.User), markdown.Code("mariadb"), markdown.Code("DROP DATABASE"))
+	m.CodeBlock("sh", rb.ThrowAwayPod("odbackup-mariadb", rb.Policy().Images.MariaDB, manifest.EnvNamed(mariadbEnv(c), "MYSQL_PWD"), true,
 		"mariadb", "--host="+c.Host, fmt.Sprintf("--port=%d", c.Port), "--user="+c.User))
 }
 
@@ -186,11 +191,11 @@ const mariadbUID = 999
 
 // drillContainer runs the drill in the policy's MariaDB image as the
 // image's own user, which mariadb-install-db and mariadbd run as.
-func (mariadbDump) drillContainer(g *generation, st *Step) containerPlan {
-	return containerPlan{image: g.plan.Site.Policy.Images.MariaDB, restic: true, user: mariadbUID, script: mariadbDrillScript(st)}
+func (mariadbDump) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: g.Plan.Site.Policy.Images.MariaDB, Restic: true, User: mariadbUID, Script: mariadbDrillScript(st)}
 }
 
-func (mariadbDump) drillChecks(st *Step) string {
+func (mariadbDump) DrillChecks(st *plan.Step) string {
 	return sqlDrillChecks(st, "mariadb")
 }
 
@@ -198,9 +203,9 @@ func (mariadbDump) drillChecks(st *Step) string {
 // has backed up into a throwaway MariaDB server (mariadb-install-db in
 // the scratch folder, reachable only by its socket there) and checks
 // each database.
-func mariadbDrillScript(st *Step) string {
+func mariadbDrillScript(st *plan.Step) string {
 	c := st.Store.Connection
-	b := drillHeader(st, "MariaDB database(s) "+c.Database)
+	b := shell.DrillHeader(st, "MariaDB database(s) "+c.Database)
 	// A wildcard store whose pattern matched no database backs up
 	// nothing, on purpose (OX Guard may not be in use): nothing to drill.
 	// A named database without a snapshot is a failed drill.
@@ -256,15 +261,15 @@ for db in $databases; do
 		fail "database $db restored without tables"
 	fi
 	echo "odbackup drill: database $db: $tables tables restored"
-`, shq(st.Job.Site), shq("store="+st.Store.ID), st.Job.Site, "store="+st.Store.ID, noSnapshot)
+`, shell.Quote(st.Job.Site), shell.Quote("store="+st.Store.ID), st.Job.Site, "store="+st.Store.ID, noSnapshot)
 	if d := st.Store.Drill; d != nil {
 		fmt.Fprintf(b, `	check=%s
 	answer=$(sql --batch --skip-column-names --database="$db" --execute="$check" 2>"$scratch/check.log") ||
 		fail "the sanity check $check failed on $db: $(head -n 1 "$scratch/check.log")"
-%s`, shq(d.Check), indent(drillAnswer))
+%s`, shell.Quote(d.Check), indent(drillAnswer))
 	}
 	b.WriteString("done\n")
-	b.WriteString(drillPassed(st, "database(s) "+c.Database+" restore and check out"))
+	b.WriteString(shell.DrillPassed(st, "database(s) "+c.Database+" restore and check out"))
 	return b.String()
 }
 

@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -6,13 +6,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // postgresDump backs up a PostgreSQL database with pg_dump --format=custom
 // streamed into restic, and restores it with pg_restore in one transaction.
-type postgresDump struct{ resticKind }
+type postgresDump struct{ Restic }
 
 // methodPgDump names the kind.
 const methodPgDump plan.Method = "pg_dump"
@@ -23,38 +26,40 @@ func (postgresDump) Backs(st *schema.SiteStore) bool { return st.Kind == "postgr
 
 func (postgresDump) GroupOrder() int { return 1 }
 
-func (postgresDump) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: PostgresImage(pol), restic: true, script: pgDumpScript(st), env: postgresEnv(st.Store.Connection)}
+func (postgresDump) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: PostgresImage(pol), Restic: true, Script: pgDumpScript(st), Env: postgresEnv(st.Store.Connection)}
 }
 
-func (postgresDump) backupRules(*Step, backupRule) {}
+func (postgresDump) BackupRules(*plan.Step, BackupRule) {}
 
-func (postgresDump) restoreContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: PostgresImage(pol), restic: true, env: postgresEnv(st.Store.Connection)}
+func (postgresDump) RestoreContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: PostgresImage(pol), Restic: true, Env: postgresEnv(st.Store.Connection)}
 }
 
-func (postgresDump) restoreScript(r *RestoreJob) string { return pgRestoreScript(r) }
+func (postgresDump) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
+	return pgRestoreScript(r)
+}
 
-func (postgresDump) restoreRules(*RestoreJob, restoreRule, func()) {}
+func (postgresDump) RestoreRules(*RestoreJob, RestoreRule, func()) {}
 
-func (postgresDump) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (postgresDump) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "database", r.Step.Store.Connection.Database, "PostgreSQL"
 }
 
-func (postgresDump) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
-	rb.postgresSection(m, app, r)
+func (postgresDump) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp, r *RestoreJob) {
+	postgresSection(rb, m, app, r)
 }
 
-func (postgresDump) storeCheck(_ *runbooks, r *RestoreJob) string {
+func (postgresDump) StoreCheck(_ Runbook, r *RestoreJob) string {
 	st := r.Step
-	return fmt.Sprintf("%s: the Job's log ends with %s; pg_restore ran in one transaction, so the database is either fully restored or unchanged.", code(st.Store.ID), code("odbackup: database "+st.Store.Connection.Database+" restored"))
+	return fmt.Sprintf("%s: the Job's log ends with %s; pg_restore ran in one transaction, so the database is either fully restored or unchanged.", markdown.Code(st.Store.ID), markdown.Code("odbackup: database "+st.Store.Connection.Database+" restored"))
 }
 
-func pgDumpScript(st *Step) string {
+func pgDumpScript(st *plan.Step) string {
 	c := st.Store.Connection
-	b := resticScript(fmt.Sprintf("odbackup: PostgreSQL database %s (%s)", c.Database, st.Store.ID))
+	b := shell.ResticScript(fmt.Sprintf("odbackup: PostgreSQL database %s (%s)", c.Database, st.Store.ID))
 	b.WriteString(`echo "odbackup: pg_dump of database $PGDATABASE on $PGHOST:$PGPORT"` + "\n")
 	// pg_dump writes its output through stdio, which flushes every 4 KiB
 	// into a pipe (glibc; musl every 1 KiB): a 1 GiB dump wakes restic a
@@ -65,7 +70,7 @@ func pgDumpScript(st *Step) string {
 	b.WriteString("buffer=\nif command -v stdbuf >/dev/null 2>&1; then\n\tbuffer=--output=1M\nfi\n")
 	// --compress=0: restic deduplicates and compresses (zstd) itself;
 	// a compressed dump would defeat deduplication between nights.
-	b.WriteString(resticBackup(st, c.Database+".pgdump", nil,
+	b.WriteString(shell.ResticBackup(st, c.Database+".pgdump", nil,
 		`${buffer:+stdbuf "$buffer"} pg_dump --format=custom --compress=0 --no-password --dbname="$PGDATABASE"`))
 	return b.String()
 }
@@ -81,8 +86,8 @@ func PostgresImage(pol *schema.Policy) string {
 
 // postgresEnv is how psql, pg_dump and pg_restore reach a store's database.
 func postgresEnv(c schema.Connection) []corev1.EnvVar {
-	return []corev1.EnvVar{literal("PGHOST", c.Host), literal("PGPORT", fmt.Sprint(c.Port)),
-		literal("PGUSER", c.User), literal("PGDATABASE", c.Database), fromSecret("PGPASSWORD", *c.PasswordSecret)}
+	return []corev1.EnvVar{manifest.Literal("PGHOST", c.Host), manifest.Literal("PGPORT", fmt.Sprint(c.Port)),
+		manifest.Literal("PGUSER", c.User), manifest.Literal("PGDATABASE", c.Database), manifest.FromSecret("PGPASSWORD", *c.PasswordSecret)}
 }
 
 // pgRestoreScript restores a pg_dump in one transaction: objects of the
@@ -91,37 +96,37 @@ func postgresEnv(c schema.Connection) []corev1.EnvVar {
 func pgRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	db := st.Store.Connection.Database
-	b := resticRestoreScript(r, "PostgreSQL database "+db, false)
+	b := shell.ResticRestoreScript(r.Step, "PostgreSQL database "+db, false)
 	fmt.Fprintf(b, `echo "odbackup: pg_restore of %[1]s.pgdump (snapshot $snapshot) into database $PGDATABASE on $PGHOST:$PGPORT as $PGUSER"
 restore_stream %[2]s "$snapshot" %[1]s.pgdump \
 	pg_restore --clean --if-exists --no-owner --single-transaction --no-password --dbname="$PGDATABASE"
 echo "odbackup: database $PGDATABASE restored"
-`, shq(db), shq("store="+st.Store.ID))
+`, shell.Quote(db), shell.Quote("store="+st.Store.ID))
 	return b.String()
 }
 
-func (rb *runbooks) postgresSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func postgresSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
-	m.para("What the Job does: it streams the dump %s of the chosen restic snapshot into %s, which connects to %s as %s (the app's own user, password from Secret %s) and, in one transaction, drops every object the dump contains and creates it again from the dump, owned by %s. If anything fails, the transaction rolls back and the database is as it was.",
-		code(c.Database+".pgdump"), code("pg_restore --clean --if-exists --no-owner --single-transaction"),
-		code(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)), code(c.User), code(c.PasswordSecret.Name), code(c.User))
-	m.para("Why this way: the database keeps its owner, encoding and collation, and the app's user needs no more rights than it has every day. Objects the dump does not contain stay, though: tables a newer version of the app added after the backup, for example.")
-	m.para("Recreate the database first, before you run the Job below, when the database is gone, damaged beyond repair, or when you are rolling back an upgrade (the upgrade may have added tables that the old version trips over). This needs a PostgreSQL superuser: on openDesk's bundled server that is %s with the password the helmfile's %s holds; on a server of your own, the DBA's account. Start %s in a throw-away Pod:",
-		code("postgres"), code("secrets.postgresql.postgresUser"), code("psql"))
-	image := PostgresImage(rb.pol)
-	m.code("sh", rb.throwAwayPod("odbackup-psql", image, nil, true,
+	m.Para("What the Job does: it streams the dump %s of the chosen restic snapshot into %s, which connects to %s as %s (the app's own user, password from Secret %s) and, in one transaction, drops every object the dump contains and creates it again from the dump, owned by %s. If anything fails, the transaction rolls back and the database is as it was.",
+		markdown.Code(c.Database+".pgdump"), markdown.Code("pg_restore --clean --if-exists --no-owner --single-transaction"),
+		markdown.Code(fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)), markdown.Code(c.User), markdown.Code(c.PasswordSecret.Name), markdown.Code(c.User))
+	m.Para("Why this way: the database keeps its owner, encoding and collation, and the app's user needs no more rights than it has every day. Objects the dump does not contain stay, though: tables a newer version of the app added after the backup, for example.")
+	m.Para("Recreate the database first, before you run the Job below, when the database is gone, damaged beyond repair, or when you are rolling back an upgrade (the upgrade may have added tables that the old version trips over). This needs a PostgreSQL superuser: on openDesk's bundled server that is %s with the password the helmfile's %s holds; on a server of your own, the DBA's account. Start %s in a throw-away Pod:",
+		markdown.Code("postgres"), markdown.Code("secrets.postgresql.postgresUser"), markdown.Code("psql"))
+	image := PostgresImage(rb.Policy())
+	m.CodeBlock("sh", rb.ThrowAwayPod("odbackup-psql", image, nil, true,
 		"psql", fmt.Sprintf("--host=%s", c.Host), fmt.Sprintf("--port=%d", c.Port), "--username=postgres", "--dbname=postgres"))
 	create := fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgIdent(c.Database), pgIdent(c.User))
 	if o := st.Store.Restore.DatabaseOptions; o != "" {
 		create += " " + o
 	}
-	m.para("and at its prompt (%s ends connections that are still open; the app is stopped, so none should be):", code("WITH (FORCE)"))
-	m.code("sql", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\n%s;", pgIdent(c.Database), create))
+	m.Para("and at its prompt (%s ends connections that are still open; the app is stopped, so none should be):", markdown.Code("WITH (FORCE)"))
+	m.CodeBlock("sql", fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE);\n%s;", pgIdent(c.Database), create))
 	if o := st.Store.Restore.DatabaseOptions; o != "" {
-		m.para("The options %s are how openDesk creates this database; %s needs them.", code(o), st.Store.App)
+		m.Para("The options %s are how openDesk creates this database; %s needs them.", markdown.Code(o), st.Store.App)
 	}
-	rb.applyCommands(m, r)
+	rb.ApplyCommands(m, r)
 }
 
 // pgIdent quotes a PostgreSQL identifier when it needs quotes.
@@ -138,22 +143,22 @@ func (postgresDump) Drills(*schema.SiteStore) bool { return true }
 // drillContainer runs the drill in the policy's PostgreSQL image as the
 // image's own user (postgres, uid 999 in the official Debian images):
 // initdb and postgres refuse a user they cannot find in /etc/passwd.
-func (postgresDump) drillContainer(g *generation, st *Step) containerPlan {
-	return containerPlan{image: PostgresImage(g.plan.Site.Policy), restic: true, user: postgresUID, script: pgDrillScript(st)}
+func (postgresDump) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: PostgresImage(g.Plan.Site.Policy), Restic: true, User: postgresUID, Script: pgDrillScript(st)}
 }
 
 // postgresUID is the postgres user of the official Debian images.
 const postgresUID = 999
 
-func (postgresDump) drillChecks(st *Step) string {
+func (postgresDump) DrillChecks(st *plan.Step) string {
 	return sqlDrillChecks(st, "pg_restore")
 }
 
 // sqlDrillChecks says what a database drill checks.
-func sqlDrillChecks(st *Step, loader string) string {
-	s := fmt.Sprintf("the newest dump loads with %s into a scratch server in the drill's pod, and the restored database has tables", code(loader))
+func sqlDrillChecks(st *plan.Step, loader string) string {
+	s := fmt.Sprintf("the newest dump loads with %s into a scratch server in the drill's pod, and the restored database has tables", markdown.Code(loader))
 	if d := st.Store.Drill; d != nil {
-		s += fmt.Sprintf("; %s returns a row", code(d.Check))
+		s += fmt.Sprintf("; %s returns a row", markdown.Code(d.Check))
 	}
 	return s
 }
@@ -161,10 +166,10 @@ func sqlDrillChecks(st *Step, loader string) string {
 // pgDrillScript restores the newest dump into a throwaway PostgreSQL
 // server (initdb in the scratch folder, reachable only by its Unix
 // socket there) and checks it.
-func pgDrillScript(st *Step) string {
+func pgDrillScript(st *plan.Step) string {
 	c := st.Store.Connection
 	file := c.Database + ".pgdump"
-	b := drillHeader(st, "PostgreSQL database "+c.Database)
+	b := shell.DrillHeader(st, "PostgreSQL database "+c.Database)
 	// The official images put initdb and pg_ctl in
 	// /usr/lib/postgresql/<major>/bin, on their PATH, which the pod's
 	// PATH replaces.
@@ -177,7 +182,7 @@ func pgDrillScript(st *Step) string {
 fi
 command -v initdb >/dev/null 2>&1 || fail "initdb is not in this image"
 `)
-	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID, file, "dump"))
+	b.WriteString(shell.DrillFetch(st.Job.Site, "store="+st.Store.ID, file, "dump"))
 	b.WriteString(`initdb --pgdata="$scratch/data" --username=odbackup --auth=trust --no-sync >"$scratch/initdb.log" 2>&1 || {
 	cat "$scratch/initdb.log" >&2
 	fail "initdb of the scratch server failed"
@@ -211,10 +216,10 @@ echo "odbackup drill: $tables tables restored"
 		fmt.Fprintf(b, `check=%s
 answer=$(psql --no-psqlrc --no-align --tuples-only --set=ON_ERROR_STOP=1 --command="$check" 2>"$scratch/check.log") ||
 	fail "the sanity check $check failed: $(head -n 1 "$scratch/check.log")"
-`, shq(d.Check))
+`, shell.Quote(d.Check))
 		b.WriteString(drillAnswer)
 	}
-	b.WriteString(drillPassed(st, "database "+c.Database+" restores and checks out"))
+	b.WriteString(shell.DrillPassed(st, "database "+c.Database+" restores and checks out"))
 	return b.String()
 }
 
@@ -227,3 +232,16 @@ case $first in
 esac
 echo "odbackup drill: the sanity check $check holds"
 `
+
+// postgresImages are the official images per major version; pg_dump must be
+// at least the server's major version. The Debian variants, not Alpine:
+// the backup gives pg_dump a larger output buffer with coreutils' stdbuf
+// (see pgDumpScript), which Alpine's busybox lacks.
+var postgresImages = map[int]string{
+	13: "docker.io/library/postgres:13.22-bookworm",
+	14: "docker.io/library/postgres:14.19-bookworm",
+	15: "docker.io/library/postgres:15.14-bookworm",
+	16: "docker.io/library/postgres:16.10-bookworm",
+	17: "docker.io/library/postgres:17.6-bookworm",
+	18: "docker.io/library/postgres:18.0-bookworm",
+}

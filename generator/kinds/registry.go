@@ -1,6 +1,10 @@
-package generator
+package kinds
 
-import "github.com/odbackup/odbackup/generator/plan"
+import (
+	"slices"
+
+	"github.com/odbackup/odbackup/generator/plan"
+)
 
 // registry is every kind of backup odbackup knows, the one place that lists
 // them. Its order is the order of a store's steps (a logical export after
@@ -17,8 +21,11 @@ var registry = []Kind{
 	execExport{},
 }
 
-// planKinds is the registry as the planner takes it.
-func planKinds(kinds []Kind) []plan.Kind {
+// All is every kind odbackup knows, in the registry's order.
+func All() []Kind { return slices.Clone(registry) }
+
+// PlanKinds is a list of kinds as the planner takes it.
+func PlanKinds(kinds []Kind) []plan.Kind {
 	out := make([]plan.Kind, len(kinds))
 	for i, k := range kinds {
 		out[i] = k

@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -7,13 +7,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // redisRDB streams redis-cli --rdb into restic; a restore writes the dump
 // into the stopped server's volume.
-type redisRDB struct{ resticKind }
+type redisRDB struct{ Restic }
 
 // methodRedisRDB names the kind.
 const methodRedisRDB plan.Method = "redis-rdb"
@@ -24,25 +27,27 @@ func (redisRDB) Backs(st *schema.SiteStore) bool { return st.Kind == "redis" }
 
 func (redisRDB) GroupOrder() int { return 1 }
 
-func (redisRDB) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
+func (redisRDB) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
 	c := st.Store.Connection
-	return containerPlan{image: pol.Images.Redis, restic: true, script: redisScript(st),
-		env: []corev1.EnvVar{literal("REDIS_HOST", c.Host), literal("REDIS_PORT", fmt.Sprint(c.Port)), fromSecret("REDISCLI_AUTH", *c.PasswordSecret)}}
+	return manifest.Container{Image: pol.Images.Redis, Restic: true, Script: redisScript(st),
+		Env: []corev1.EnvVar{manifest.Literal("REDIS_HOST", c.Host), manifest.Literal("REDIS_PORT", fmt.Sprint(c.Port)), manifest.FromSecret("REDISCLI_AUTH", *c.PasswordSecret)}}
 }
 
-func (redisRDB) backupRules(*Step, backupRule) {}
+func (redisRDB) BackupRules(*plan.Step, BackupRule) {}
 
-func (redisRDB) restoreContainer(g *generation, _ *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true,
-		env:    []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace), literal("ODBACKUP_DATA_DIR", restoreMountDir)},
-		mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
+func (redisRDB) RestoreContainer(g *manifest.Builder, _ *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, Restic: true, API: true,
+		Env:    []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace), manifest.Literal("ODBACKUP_DATA_DIR", restoreMountDir)},
+		Mounts: []corev1.VolumeMount{{Name: "data", MountPath: restoreMountDir}}}
 }
 
-func (redisRDB) restoreScript(r *RestoreJob) string { return redisRestoreScript(r) }
+func (redisRDB) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
+	return redisRestoreScript(r)
+}
 
-func (redisRDB) restorePod(st *Step, pod *corev1.PodSpec) {
+func (redisRDB) RestorePod(st *plan.Step, pod *corev1.PodSpec) {
 	c := st.Store.Connection
 	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
@@ -52,31 +57,31 @@ func (redisRDB) restorePod(st *Step, pod *corev1.PodSpec) {
 	pod.SecurityContext.FSGroup = ptr.To(int64(c.FSGroup))
 }
 
-func (redisRDB) restoreRules(_ *RestoreJob, _ restoreRule, stopped func()) { stopped() }
+func (redisRDB) RestoreRules(_ *RestoreJob, _ RestoreRule, stopped func()) { stopped() }
 
 // stoppedWorkload: Redis servers run as StatefulSets (openDesk's bundled
 // one is redis-master); the catalog's Redis app says so when deployed.
-func (redisRDB) stoppedWorkload(p *Plan, st *Step) *schema.Workload {
+func (redisRDB) StoppedWorkload(p *plan.Plan, st *plan.Step) *schema.Workload {
 	return findWorkload(p, st.Store.App, st.Store.Connection.Workload, "StatefulSet")
 }
 
-func (redisRDB) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (redisRDB) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "Redis data on", r.Step.Store.Connection.Claim, "dump.rdb"
 }
 
-func (redisRDB) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
-	rb.redisSection(m, app, r)
+func (redisRDB) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp, r *RestoreJob) {
+	redisSection(rb, m, app, r)
 }
 
-func redisScript(st *Step) string {
-	b := resticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
+func redisScript(st *plan.Step) string {
+	b := shell.ResticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
 	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
 	// redis-cli removes the EOF mark of a diskless transfer only from a
 	// file (it truncates it at the end), never from stdout: stage the RDB
 	// in the pod's /tmp, then stream it. The inner shell expands the
 	// variables, hence the single quotes.
 	b.WriteString("# shellcheck disable=SC2016\n")
-	b.WriteString(resticBackup(st, "dump.rdb", nil,
+	b.WriteString(shell.ResticBackup(st, "dump.rdb", nil,
 		`sh -c 'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb /tmp/dump.rdb >&2 && cat /tmp/dump.rdb && rm -f /tmp/dump.rdb'`))
 	return b.String()
 }
@@ -88,17 +93,17 @@ func redisScript(st *Step) string {
 func redisRestoreScript(r *RestoreJob) string {
 	st := r.Step
 	b := new(strings.Builder)
-	b.WriteString(scriptHeader("odbackup restore: Redis dump.rdb on claim " + st.Store.Connection.Claim + " (" + st.Store.ID + ")"))
+	b.WriteString(shell.Header("odbackup restore: Redis dump.rdb on claim " + st.Store.Connection.Claim + " (" + st.Store.ID + ")"))
 	b.WriteString(`k() {
 	kubectl --namespace="$ODBACKUP_NAMESPACE" "$@"
 }
 `)
 	if w := r.Stopped; w != nil {
-		b.WriteString(stoppedCheck(*w))
+		b.WriteString(shell.StoppedCheck(*w))
 	}
 	b.WriteString("snapshot=${ODBACKUP_SNAPSHOT:-latest}\n")
-	b.WriteString(restoreStreamFunc(st.Job.Site))
-	b.WriteString(checkSnapshotsFunc(st.Job.Site, st.Store.ID, false))
+	b.WriteString(shell.RestoreStreamFunc(st.Job.Site))
+	b.WriteString(shell.CheckSnapshotsFunc(st.Job.Site, st.Store.ID, false))
 	fmt.Fprintf(b, `check_snapshots
 data=$ODBACKUP_DATA_DIR
 write_file() {
@@ -129,24 +134,24 @@ mkdir "$data/appendonlydir"
 cp "$data/dump.rdb" "$data/appendonlydir/appendonly.aof.1.base.rdb"
 printf 'file appendonly.aof.1.base.rdb seq 1 type b\n' >"$data/appendonlydir/appendonly.aof.manifest"
 echo "odbackup: dump.rdb restored; Redis loads it when it starts"
-`, shq("store="+st.Store.ID))
+`, shell.Quote("store="+st.Store.ID))
 	return b.String()
 }
 
-func (rb *runbooks) redisSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func redisSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
 	w := *r.Stopped
-	file := rb.note("redis-replicas.txt")
-	m.para("This Redis is shared: restoring it replaces the data of every app that uses %s (sessions, caches and locks of all of them), and every user is logged out. Restore it only when that is what you want.", code(fmt.Sprintf("%s:%d", c.Host, c.Port)))
-	m.para("What the Job does: it checks that %s has 0 replicas and no pods, mounts the server's volume %s, writes the %s of the chosen restic snapshot there both as %s and as the base of a new append-only file (%s; Redis 7 with %s on loads only that), and moves what was there to %s and %s.",
-		code(workloadRef(w)), code(c.Claim), code("dump.rdb"), code("dump.rdb"), code("appendonlydir/"), code("appendonly"), code("dump.rdb.before-restore-YYYYMMDDTHHMMSSZ"), code("appendonlydir.before-restore-YYYYMMDDTHHMMSSZ"))
-	m.para("Why this way: Redis reads its files only when it starts, so they are replaced while it is stopped. Stop it, recording its replicas:")
+	file := rb.Note("redis-replicas.txt")
+	m.Para("This Redis is shared: restoring it replaces the data of every app that uses %s (sessions, caches and locks of all of them), and every user is logged out. Restore it only when that is what you want.", markdown.Code(fmt.Sprintf("%s:%d", c.Host, c.Port)))
+	m.Para("What the Job does: it checks that %s has 0 replicas and no pods, mounts the server's volume %s, writes the %s of the chosen restic snapshot there both as %s and as the base of a new append-only file (%s; Redis 7 with %s on loads only that), and moves what was there to %s and %s.",
+		markdown.Code(shell.WorkloadRef(w)), markdown.Code(c.Claim), markdown.Code("dump.rdb"), markdown.Code("dump.rdb"), markdown.Code("appendonlydir/"), markdown.Code("appendonly"), markdown.Code("dump.rdb.before-restore-YYYYMMDDTHHMMSSZ"), markdown.Code("appendonlydir.before-restore-YYYYMMDDTHHMMSSZ"))
+	m.Para("Why this way: Redis reads its files only when it starts, so they are replaced while it is stopped. Stop it, recording its replicas:")
 	ws := []schema.Workload{w}
-	m.code("sh", rb.recordCommand(ws, file)+"\n"+rb.stopCommands(ws))
-	rb.applyCommands(m, r)
-	m.para("Start Redis again:")
-	m.code("sh", rb.startCommands(ws, file))
+	m.CodeBlock("sh", rb.RecordCommand(ws, file)+"\n"+rb.StopCommands(ws))
+	rb.ApplyCommands(m, r)
+	m.Para("Start Redis again:")
+	m.CodeBlock("sh", rb.StartCommands(ws, file))
 }
 
 // Drills: every Redis RDB backup is drilled.
@@ -154,17 +159,17 @@ func (redisRDB) Drills(*schema.SiteStore) bool { return true }
 
 // drillContainer checks the RDB with redis-check-rdb, Redis' own loader,
 // in the policy's Redis image; it needs no server.
-func (redisRDB) drillContainer(g *generation, st *Step) containerPlan {
-	return containerPlan{image: g.plan.Site.Policy.Images.Redis, restic: true, script: redisDrillScript(st)}
+func (redisRDB) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: g.Plan.Site.Policy.Images.Redis, Restic: true, Script: redisDrillScript(st)}
 }
 
-func (redisRDB) drillChecks(*Step) string {
-	return fmt.Sprintf("the newest %s is an RDB file that %s loads without an error", code("dump.rdb"), code("redis-check-rdb"))
+func (redisRDB) DrillChecks(*plan.Step) string {
+	return fmt.Sprintf("the newest %s is an RDB file that %s loads without an error", markdown.Code("dump.rdb"), markdown.Code("redis-check-rdb"))
 }
 
-func redisDrillScript(st *Step) string {
-	b := drillHeader(st, "Redis dump.rdb")
-	b.WriteString(drillFetch(st.Job.Site, "store="+st.Store.ID, "dump.rdb", "dump.rdb"))
+func redisDrillScript(st *plan.Step) string {
+	b := shell.DrillHeader(st, "Redis dump.rdb")
+	b.WriteString(shell.DrillFetch(st.Job.Site, "store="+st.Store.ID, "dump.rdb", "dump.rdb"))
 	b.WriteString(`if [ "$(head -c 5 "$scratch/dump.rdb")" != REDIS ]; then
 	fail "the newest dump.rdb is not an RDB file"
 fi
@@ -179,6 +184,6 @@ redis-check-rdb "$scratch/dump.rdb" >"$scratch/check.log" 2>&1 || {
 	fail "redis-check-rdb rejects the newest dump.rdb: $(grep -v '^ *$' "$scratch/check.log" | tail -n 1)"
 }
 `)
-	b.WriteString(drillPassed(st, "dump.rdb loads"))
+	b.WriteString(shell.DrillPassed(st, "dump.rdb loads"))
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package generator
+package kinds
 
 import (
 	"fmt"
@@ -7,13 +7,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/generator/markdown"
 	"github.com/odbackup/odbackup/generator/plan"
+	"github.com/odbackup/odbackup/generator/shell"
 	"github.com/odbackup/odbackup/schema"
 )
 
 // cassandraSnapshot flushes and snapshots a keyspace with nodetool in the
 // Cassandra pod and streams the snapshot into restic.
-type cassandraSnapshot struct{ resticKind }
+type cassandraSnapshot struct{ Restic }
 
 // methodCassandraSnapshot names the kind.
 const methodCassandraSnapshot plan.Method = "nodetool-snapshot"
@@ -24,35 +27,37 @@ func (cassandraSnapshot) Backs(st *schema.SiteStore) bool { return st.Kind == "c
 
 func (cassandraSnapshot) GroupOrder() int { return 1 }
 
-func (cassandraSnapshot) backupContainer(g *generation, st *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, script: cassandraScript(st), env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+func (cassandraSnapshot) BackupContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, Restic: true, API: true, Script: cassandraScript(st), Env: []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
 }
 
-func (cassandraSnapshot) backupRules(st *Step, add backupRule) {
+func (cassandraSnapshot) BackupRules(st *plan.Step, add BackupRule) {
 	add("", "pods", []string{"get"}, st.Store.Connection.Pod)
 	add("", "pods/exec", []string{"create", "get"}, st.Store.Connection.Pod)
 }
 
-func (cassandraSnapshot) restoreContainer(g *generation, _ *Step) containerPlan {
-	pol := g.plan.Site.Policy
-	return containerPlan{image: pol.Images.Kubectl, busybox: true, restic: true, api: true, env: []corev1.EnvVar{literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
+func (cassandraSnapshot) RestoreContainer(g *manifest.Builder, _ *plan.Step) manifest.Container {
+	pol := g.Plan.Site.Policy
+	return manifest.Container{Image: pol.Images.Kubectl, Busybox: true, Restic: true, API: true, Env: []corev1.EnvVar{manifest.Literal("ODBACKUP_NAMESPACE", pol.Namespace)}}
 }
 
-func (cassandraSnapshot) restoreScript(r *RestoreJob) string { return cassandraRestoreScript(r) }
+func (cassandraSnapshot) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
+	return cassandraRestoreScript(r)
+}
 
-func (cassandraSnapshot) restoreRules(r *RestoreJob, named restoreRule, _ func()) {
+func (cassandraSnapshot) RestoreRules(r *RestoreJob, named RestoreRule, _ func()) {
 	c := r.Step.Store.Connection
 	named("", "pods", []string{"get"}, c.Pod)
 	named("", "pods/exec", []string{"create", "get"}, c.Pod)
 }
 
-func (cassandraSnapshot) restoreTarget(r *RestoreJob) (noun, name, kind string) {
+func (cassandraSnapshot) RestoreTarget(r *RestoreJob) (noun, name, kind string) {
 	return "keyspace", r.Step.Store.Connection.Keyspace, "Cassandra"
 }
 
-func (cassandraSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.SiteApp, r *RestoreJob) {
-	rb.cassandraSection(m, app, r)
+func (cassandraSnapshot) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp, r *RestoreJob) {
+	cassandraSection(rb, m, app, r)
 }
 
 // cassandraScript flushes the keyspace, snapshots it with nodetool in the
@@ -67,13 +72,13 @@ func (cassandraSnapshot) runbookSection(rb *runbooks, m *markdown, app *schema.S
 // archive with two zero blocks after its last member, which a stream cut
 // short lacks, and reading it through (not seeking) fails on a member cut
 // short. A failing check makes restic store no snapshot.
-func cassandraScript(st *Step) string {
+func cassandraScript(st *plan.Step) string {
 	c := st.Store.Connection
 	ks := c.Keyspace
 	inner := ownershipCheck(ks, c.Pod) + fmt.Sprintf("nodetool clearsnapshot -t odbackup -- %[1]s >&2; nodetool flush %[1]s >&2; nodetool snapshot -t odbackup %[1]s >&2; "+
 		"cd %[2]s/%[1]s; tar -cf - */snapshots/odbackup; nodetool clearsnapshot -t odbackup -- %[1]s >&2", ks, strings.TrimRight(c.DataDir, "/"))
-	b := resticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
-	b.WriteString(shellVar("tar_check", fmt.Sprintf(`set -eu
+	b := shell.ResticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
+	b.WriteString(shell.Var("tar_check", fmt.Sprintf(`set -eu
 stage=$(mktemp)
 trap 'rm -f "$stage"' EXIT
 rc=0
@@ -96,8 +101,8 @@ if [ $((size %% 512)) -ne 0 ] || [ "$size" -lt 1024 ] || [ -n "$end" ] || ! cat 
 fi
 echo "odbackup: the snapshot tar of keyspace %[4]s is whole ($size bytes)" >&2
 cat "$stage"
-`, shq(c.Pod), shq(c.Container), shq(inner), ks)))
-	b.WriteString(resticBackup(st, ks+".tar", []string{"keyspace=" + ks}, `sh -c "$tar_check"`))
+`, shell.Quote(c.Pod), shell.Quote(c.Container), shell.Quote(inner), ks)))
+	b.WriteString(shell.ResticBackup(st, ks+".tar", []string{"keyspace=" + ks}, `sh -c "$tar_check"`))
 	return b.String()
 }
 
@@ -156,22 +161,22 @@ fi
 echo "odbackup: imported $found table(s) of keyspace %[2]s; nodetool repair -full %[2]s, so that the other replicas get the imported rows"
 nodetool repair -full %[2]s
 echo "odbackup: keyspace %[2]s imported and repaired"
-`, shq(staging), ks)
-	b := resticRestoreScript(r, "Cassandra keyspace "+ks, false)
-	b.WriteString(podScript(inner))
+`, shell.Quote(staging), ks)
+	b := shell.ResticRestoreScript(r.Step, "Cassandra keyspace "+ks, false)
+	b.WriteString(shell.PodScript(inner))
 	fmt.Fprintf(b, `restore_stream %s "$snapshot" %s \
 	kubectl --namespace="$ODBACKUP_NAMESPACE" exec --stdin %s --container=%s -- sh -c "$inner"
-`, shq("store="+st.Store.ID), shq(ks+".tar"), shq(c.Pod), shq(c.Container))
+`, shell.Quote("store="+st.Store.ID), shell.Quote(ks+".tar"), shell.Quote(c.Pod), shell.Quote(c.Container))
 	return b.String()
 }
 
-func (rb *runbooks) cassandraSection(m *markdown, _ *schema.SiteApp, r *RestoreJob) {
+func cassandraSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob) {
 	st := r.Step
 	c := st.Store.Connection
 	staging := path.Join(path.Dir(strings.TrimRight(c.DataDir, "/")), "odbackup-restore-"+c.Keyspace)
-	m.para("What the Job does: it streams %s of the chosen restic snapshot (the SSTables and %s of every table of keyspace %s, as %s took them) into pod %s (container %s), unpacks it in %s, on the same volume as the data, and loads each table with %s. Cassandra checks the SSTables as it imports them.",
-		code(c.Keyspace+".tar"), code("schema.cql"), code(c.Keyspace), code("nodetool snapshot"), code(c.Pod), code(c.Container), code(staging), code("nodetool import"))
-	m.para("Why this way: importing SSTables needs no downtime of Cassandra and keeps the rows' write times. That is also why the tables must be emptied first: Cassandra keeps, for every row, the newest write, so rows written or deleted after the backup would win over the restored ones. Truncate every table of the keyspace before the Job (as %s, password from Secret %s):", code(c.User), code(c.PasswordSecret.Name))
+	m.Para("What the Job does: it streams %s of the chosen restic snapshot (the SSTables and %s of every table of keyspace %s, as %s took them) into pod %s (container %s), unpacks it in %s, on the same volume as the data, and loads each table with %s. Cassandra checks the SSTables as it imports them.",
+		markdown.Code(c.Keyspace+".tar"), markdown.Code("schema.cql"), markdown.Code(c.Keyspace), markdown.Code("nodetool snapshot"), markdown.Code(c.Pod), markdown.Code(c.Container), markdown.Code(staging), markdown.Code("nodetool import"))
+	m.Para("Why this way: importing SSTables needs no downtime of Cassandra and keeps the rows' write times. That is also why the tables must be emptied first: Cassandra keeps, for every row, the newest write, so rows written or deleted after the backup would win over the restored ones. Truncate every table of the keyspace before the Job (as %s, password from Secret %s):", markdown.Code(c.User), markdown.Code(c.PasswordSecret.Name))
 	inner := fmt.Sprintf(`read -r password || true
 rc=$(mktemp)
 trap 'rm -f "$rc"' EXIT
@@ -181,12 +186,12 @@ tables=$(cql "SELECT table_name FROM system_schema.tables WHERE keyspace_name = 
 for table in $tables; do
   echo "TRUNCATE %[4]s.$table"
   cql "TRUNCATE %[4]s.$table"
-done`, shq(c.User), c.Host, c.Port, c.Keyspace)
-	m.code("sh", fmt.Sprintf("%s |\n  %s", rb.secretCommand(*c.PasswordSecret),
-		rb.kubectl(fmt.Sprintf("exec --stdin %s --container=%s -- sh -c %s", c.Pod, c.Container, shq(inner)))))
-	m.para("The password goes to %s in a file only the shell in the pod can read (%s, removed when it ends), never on a command line, where other processes could read it.", code("cqlsh"), code("--cqlshrc"))
-	m.para("One node, the whole keyspace: the backup snapshots pod %s only, which holds every row of %s only when the keyspace's replication factor is at least the number of nodes (%s then shows it owning 100%%). The backup checks this every night and fails, saying so, when the node holds less. After importing, the Job runs %s, so that the other replicas get the restored rows; until it ends, reads at consistency ONE from another node may still see the old ones.",
-		code(c.Pod), code(c.Keyspace), code("nodetool status "+c.Keyspace), code("nodetool repair -full "+c.Keyspace))
-	m.para("If the keyspace or its tables are gone altogether, let openDesk's deployment create them again (it sets up Dovecot's keyspaces) before the Job: %s needs the tables to exist.", code("nodetool import"))
-	rb.applyCommands(m, r)
+done`, shell.Quote(c.User), c.Host, c.Port, c.Keyspace)
+	m.CodeBlock("sh", fmt.Sprintf("%s |\n  %s", rb.SecretCommand(*c.PasswordSecret),
+		rb.Kubectl(fmt.Sprintf("exec --stdin %s --container=%s -- sh -c %s", c.Pod, c.Container, shell.Quote(inner)))))
+	m.Para("The password goes to %s in a file only the shell in the pod can read (%s, removed when it ends), never on a command line, where other processes could read it.", markdown.Code("cqlsh"), markdown.Code("--cqlshrc"))
+	m.Para("One node, the whole keyspace: the backup snapshots pod %s only, which holds every row of %s only when the keyspace's replication factor is at least the number of nodes (%s then shows it owning 100%%). The backup checks this every night and fails, saying so, when the node holds less. After importing, the Job runs %s, so that the other replicas get the restored rows; until it ends, reads at consistency ONE from another node may still see the old ones.",
+		markdown.Code(c.Pod), markdown.Code(c.Keyspace), markdown.Code("nodetool status "+c.Keyspace), markdown.Code("nodetool repair -full "+c.Keyspace))
+	m.Para("If the keyspace or its tables are gone altogether, let openDesk's deployment create them again (it sets up Dovecot's keyspaces) before the Job: %s needs the tables to exist.", markdown.Code("nodetool import"))
+	rb.ApplyCommands(m, r)
 }
