@@ -4,7 +4,7 @@
 #   1. builds the pinned tools (cached; e2e/scripts/build-tools.sh),
 #   2. installs missing Debian packages (e2e/scripts/ensure-packages.sh),
 #   3. starts every server from a clean data directory (e2e/scripts/servers.sh),
-#   4. runs ODBACKUP_E2E=1 go test -count=1 [FLAGS] ./e2e/... with env.sh sourced,
+#   4. runs ODBACKUP_E2E=1 go test -count=1 -timeout 30m [FLAGS] ./e2e/... with env.sh sourced,
 #   5. stops the servers on every exit path (also on failure and Ctrl-C) and
 #      exits with go test's status.
 #
@@ -41,7 +41,7 @@ t3=$SECONDS
 # shellcheck source=/dev/null # written by servers.sh start
 . "${ODBACKUP_E2E_DIR:-/tmp/odbackup-e2e}/env.sh"
 rc=0
-(cd "$root" && ODBACKUP_E2E=1 "$GO" test -count=1 "$@" ./e2e/...) || rc=$?
+(cd "$root" && ODBACKUP_E2E=1 "$GO" test -count=1 -timeout 30m "$@" ./e2e/...) || rc=$?
 t4=$SECONDS
 
 browser=${ODBACKUP_E2E_DIR:-/tmp/odbackup-e2e}/browser
