@@ -117,8 +117,10 @@ func TestExamplesOnAPIServer(t *testing.T) {
 
 			restore := filepath.Join(dir, "restore")
 			e.MustKubectl(t, "", "apply", "--server-side", "--field-manager=odbackup-e2e", "--dry-run=server", "-R", "-f", restore)
-			// The pre-upgrade Jobs, as the upgrade runbook applies them.
+			// The pre-upgrade Jobs, as the upgrade runbook applies them, and
+			// the Jobs that create the repositories, as the site runbook does.
 			e.MustKubectl(t, "", "apply", "--server-side", "--field-manager=odbackup-e2e", "--dry-run=server", "-R", "-f", filepath.Join(dir, "pre-upgrade"))
+			e.MustKubectl(t, "", "apply", "--server-side", "--field-manager=odbackup-e2e", "--dry-run=server", "-R", "-f", filepath.Join(dir, "repository"))
 			// The runbooks' way to choose a snapshot: sed on the file.
 			var edited []string
 			for _, p := range tree.Paths() {

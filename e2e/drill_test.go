@@ -61,10 +61,6 @@ func (s *Site) SeedSnapshot(t testing.TB, storeID, file string, content []byte, 
 		args = append(args, "--tag="+tag)
 	}
 	args = append(args, "--stdin", "--stdin-filename="+file)
-	// The site's first backup creates the repository; a test that seeds
-	// before any backup creates it here (an existing one makes init fail,
-	// harmlessly).
-	Run(t, Cmd{Args: []string{"restic", "init"}, Env: s.RepoEnv(t)})
 	must(t, "restic backup of a seeded "+file, Run(t, Cmd{Args: args, Env: s.RepoEnv(t), Stdin: strings.NewReader(string(content))}))
 }
 

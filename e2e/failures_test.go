@@ -252,28 +252,30 @@ func TestWrongRepositoryPassword(t *testing.T) {
 	}
 }
 
-// TestRepositoryProbeWording: the backup probes the repository with
-// restic init and recognises an existing one by init's message. A restic
-// that words it differently must cost a check, not the backup: a restic
-// whose init says something else still backs up into the repository.
-func TestRepositoryProbeWording(t *testing.T) {
+// TestRepositoryInitWording: the Job that creates the repository takes
+// any refusal of restic init for a reason to look, not for a failure: a
+// restic whose init words "exists already" differently still finds the
+// repository (restic cat config opens it) and the Job succeeds.
+func TestRepositoryInitWording(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
 	s, c := nextcloudBackedUp(t, e, "CREATE TABLE t (v text);")
+	init := s.RepositoryInit(t)
 	dir := t.TempDir()
 	shim, called := filepath.Join(dir, "restic"), filepath.Join(dir, "init-called")
 	writeFile(t, shim, []byte("#!/bin/sh\nif [ \"$1\" = init ]; then\n\ttouch "+called+"\n\techo 'Fatal: a wording odbackup does not know' >&2\n\texit 1\nfi\nexec "+e.Restic+" \"$@\"\n"))
 	if err := os.Chmod(shim, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Dir(shim) + ":" + e.toolPath(t, c.busybox())
-	r := c.MustRun(t, map[string]string{"PATH": path})
+	path := filepath.Dir(shim) + ":" + e.toolPath(t, init.busybox())
+	r := init.MustRun(t, map[string]string{"PATH": path})
 	if _, err := os.Stat(called); err != nil {
-		t.Errorf("the backup did not probe with restic init: %v", err)
+		t.Errorf("the Job did not run restic init: %v", err)
 	}
-	if strings.Contains(r.Stdout+r.Stderr, "created the restic repository") {
-		t.Errorf("the backup took the probe's failure for a first run:\n%s", r)
+	if !strings.Contains(r.Stdout, "exists already and the password opens it") {
+		t.Errorf("the Job did not find the existing repository:\n%s", r)
 	}
+	c.MustRun(t, nil)
 	if n := len(e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+nextcloudDatabase)); n != 2 {
 		t.Errorf("%d snapshots after two runs, want 2", n)
 	}
@@ -380,9 +382,11 @@ func TestStaleLock(t *testing.T) {
 	}
 }
 
-// TestFirstRun: on a new target whose buckets do not exist yet, the first
-// run creates them: restic init, the backup's probe of the repository,
-// rclone on its first copy; the second run finds the repository.
+// TestFirstRun: on a new target whose buckets do not exist yet, a backup
+// before the repository exists fails at once, naming the Job that creates
+// it, and creates nothing; that Job creates the bucket and the repository
+// and is safe to run again; then the backups run, and rclone creates the
+// mirror bucket on its first copy.
 func TestFirstRun(t *testing.T) {
 	e := Setup(t)
 	t.Parallel()
@@ -400,12 +404,24 @@ func TestFirstRun(t *testing.T) {
 	writeFile(t, f, []byte("a file"))
 	e.MustRclone(t, "copyto", f, "s3:"+bucket+"/dir/file.txt")
 	pg := pgApp(t, e, s, "nextcloud/postgresql/nextcloud", "nextcloud_user", db, "CREATE TABLE t (v text);")
-	if r := pg.MustRun(t, nil); !strings.Contains(r.Stdout, "created the restic repository") {
-		t.Errorf("the first run did not say it created the repository:\n%s", r)
+	init := s.RepositoryInit(t)
+	// The bucket does not exist either: restic retries it like an
+	// unreachable server, so the backup gives up after the bound.
+	r := pg.Run(t, map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "5"})
+	if r.OK() || !strings.Contains(r.Stderr, "of "+init.Owner) {
+		t.Errorf("a backup before the repository exists did not fail naming %s:\n%s", init.Owner, r)
 	}
-	if r := pg.MustRun(t, nil); strings.Contains(r.Stdout, "created the restic repository") {
-		t.Errorf("the second run created the repository again:\n%s", r)
+	if out := e.MustRclone(t, "lsd", "s3:"); strings.Contains(out, s.RepoBucket) {
+		t.Errorf("the failed backup created the repository's bucket %s", s.RepoBucket)
 	}
+	if r := init.MustRun(t, nil); !strings.Contains(r.Stdout, "created the restic repository") {
+		t.Errorf("the init Job did not say it created the repository:\n%s", r)
+	}
+	if r := init.MustRun(t, nil); !strings.Contains(r.Stdout, "exists already and the password opens it") {
+		t.Errorf("the init Job, run again, did not say the repository exists:\n%s", r)
+	}
+	pg.MustRun(t, nil)
+	pg.MustRun(t, nil)
 	if n := len(e.Snapshots(t, s.RepoEnv(t))); n != 2 {
 		t.Errorf("%d snapshots after two runs, want 2", n)
 	}
@@ -414,5 +430,35 @@ func TestFirstRun(t *testing.T) {
 	mirror.MustRun(t, nil)
 	if out := e.MustRclone(t, "lsf", "-R", "--files-only", "s3:"+s.MirrorBucket); strings.Count(out, "\n") != 1 {
 		t.Errorf("the new mirror bucket holds:\n%s", out)
+	}
+}
+
+// TestBackupsOnANewTargetAtOnce: backups of several jobs starting together
+// on a target whose repository does not exist yet all fail and create
+// nothing. Two restic init at once leave a repository that only one of
+// their keys opens (on this S3 server: 2 of 5 tries), so no backup creates
+// one; the Job of repository/<target>.yaml does, once.
+func TestBackupsOnANewTargetAtOnce(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	db := Unique("nextcloud_")
+	s := e.BuildSite(t, SiteSpec{
+		Apps:      []string{"nextcloud"},
+		NewTarget: true,
+		Policy:    fmt.Sprintf("stores: %q: connection: database: %q\n", "nextcloud/postgresql/nextcloud", db),
+	})
+	e.MustRclone(t, "mkdir", "s3:"+s.RepoBucket)
+	pg := pgApp(t, e, s, "nextcloud/postgresql/nextcloud", "nextcloud_user", db, "CREATE TABLE t (v text);")
+	results := make(chan Result, 4)
+	for range 4 {
+		go func() { results <- pg.Run(t, nil) }()
+	}
+	for range 4 {
+		if r := <-results; r.OK() || !strings.Contains(r.Stderr, "does not exist") {
+			t.Errorf("a backup on a target without a repository did not fail saying so:\n%s", r)
+		}
+	}
+	if r := e.ResticCmd(t, s.RepoEnv(t), "", "cat", "config", "--no-lock"); r.OK() || r.ExitCode != 10 {
+		t.Errorf("the backups created a repository: restic cat config exits %d", r.ExitCode)
 	}
 }

@@ -306,8 +306,8 @@ func TestOffsiteResticFails(t *testing.T) {
 	f := newOffsiteFixture(t, true)
 	src := t.TempDir()
 	awkwardTree(t, src)
-	// The repository exists with the site's password; the pod gets another.
-	f.e.MustRestic(t, f.s.RepoEnv(t), "init")
+	// The repository exists with the site's password (BuildSite created
+	// it); the pod gets another.
 	r, copied := f.run(t, nil, src, map[string]string{"RESTIC_PASSWORD": "not-the-password"})
 	if r.OK() {
 		t.Fatalf("the step succeeded although restic failed:\n%s", r)

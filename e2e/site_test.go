@@ -56,8 +56,10 @@ type SiteSpec struct {
 	// Repo and MirrorEndpoint replace the restic repository URL and the
 	// bucket mirror's endpoint (an unreachable target).
 	Repo, MirrorEndpoint string
-	// NewTarget leaves the target's buckets to the first run: their names
-	// are chosen, the buckets not created.
+	// NewTarget leaves the target's buckets and repository to the test:
+	// their names are chosen, nothing is created. Otherwise BuildSite runs
+	// the Job that creates the repository (repository/<target>.yaml), as
+	// the site runbook's step 1 has the operator do, unless Repo is set.
 	NewTarget bool
 }
 
@@ -158,7 +160,33 @@ func (e *Env) BuildSite(t testing.TB, spec SiteSpec) *Site {
 			t.Fatal(err)
 		}
 	}
+	if !spec.NewTarget && spec.Repo == "" {
+		s.RepositoryInit(t).MustRun(t, nil)
+	}
 	return s
+}
+
+// RepositoryInit returns the container of the Job that creates the site's
+// restic repository (repository/<target>.yaml; a test site has one target).
+func (s *Site) RepositoryInit(t testing.TB) *Container {
+	t.Helper()
+	var found []*Container
+	for _, p := range s.Tree.Paths() {
+		if !strings.HasPrefix(p, "repository/") {
+			continue
+		}
+		for _, doc := range Docs(s.Tree[p]) {
+			if kindOf(t, doc) == "Job" {
+				var j batchv1.Job
+				decodeStrict(t, doc, &j)
+				found = append(found, containers(p, j.Spec.Template.Spec, s)...)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("want one container that creates the repository, found %d", len(found))
+	}
+	return found[0]
 }
 
 // policy is the test policy: the base (every service local) plus spec.Policy.

@@ -93,13 +93,16 @@ func Emit(plan *Plan) (Tree, error) {
 		g.Fail(err)
 		resources = append(resources, inKustomization...)
 	}
-	// Restore Jobs, runbooks and pre-upgrade Jobs: in the tree, never in
-	// the kustomization.
+	// Restore Jobs, runbooks, pre-upgrade Jobs and the Jobs that create
+	// the repositories: in the tree, never in the kustomization.
 	if g.Err() == nil {
 		g.Fail(g.addRestore(tree))
 	}
 	if g.Err() == nil {
 		g.Fail(g.addPreUpgrade(tree))
+	}
+	if g.Err() == nil {
+		g.Fail(g.addRepositoryInit(tree))
 	}
 	slices.Sort(resources)
 	k := kustomize.Kustomization{

@@ -41,11 +41,14 @@ type decoded struct {
 	// preUpgrade are the pre-upgrade Jobs (pre-upgrade/): the backup
 	// CronJobs' pods, run once by hand.
 	preUpgrade map[string]*batchv1.Job
-	accounts   map[string]*corev1.ServiceAccount
-	roles      map[string]*rbacv1.Role
-	bindings   map[string]*rbacv1.RoleBinding
-	classes    []*snapshotv1.VolumeSnapshotClass
-	snapshots  []*snapshotv1.VolumeSnapshot
+	// repositoryInit are the Jobs that create the targets' repositories
+	// (repository/), run once by hand.
+	repositoryInit map[string]*batchv1.Job
+	accounts       map[string]*corev1.ServiceAccount
+	roles          map[string]*rbacv1.Role
+	bindings       map[string]*rbacv1.RoleBinding
+	classes        []*snapshotv1.VolumeSnapshotClass
+	snapshots      []*snapshotv1.VolumeSnapshot
 	// clones and copyPods are what the off-site copy scripts create.
 	clones   []*corev1.PersistentVolumeClaim
 	copyPods map[string]*corev1.Pod
@@ -67,7 +70,7 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 }
 
 func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
-	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, preUpgrade: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
+	d := &decoded{cronJobs: map[string]*batchv1.CronJob{}, jobs: map[string]*batchv1.Job{}, preUpgrade: map[string]*batchv1.Job{}, repositoryInit: map[string]*batchv1.Job{}, accounts: map[string]*corev1.ServiceAccount{},
 		roles: map[string]*rbacv1.Role{}, bindings: map[string]*rbacv1.RoleBinding{},
 		policies: map[string]*admissionv1.ValidatingAdmissionPolicy{}, policyBindings: map[string]*admissionv1.ValidatingAdmissionPolicyBinding{},
 		policyPaths: map[string]string{}}
@@ -89,11 +92,13 @@ func decodeTree(t *testing.T, site string, tree generator.Tree) *decoded {
 			case "Job":
 				var o batchv1.Job
 				strict(t, where, doc, &o)
-				if !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") {
-					t.Errorf("%s: a Job outside restore/ and pre-upgrade/ would run whenever the kustomization is applied", where)
+				if !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") && !strings.HasPrefix(p, "repository/") {
+					t.Errorf("%s: a Job outside restore/, pre-upgrade/ and repository/ would run whenever the kustomization is applied", where)
 				}
 				if strings.HasPrefix(p, "pre-upgrade/") {
 					d.preUpgrade[o.Name] = &o
+				} else if strings.HasPrefix(p, "repository/") {
+					d.repositoryInit[o.Name] = &o
 				} else {
 					d.jobs[o.Name] = &o
 				}
@@ -206,6 +211,9 @@ func (d *decoded) pods() map[string]*corev1.PodTemplateSpec {
 	for name, j := range d.jobs {
 		pods[name] = &j.Spec.Template
 	}
+	for name, j := range d.repositoryInit {
+		pods[name] = &j.Spec.Template
+	}
 	return pods
 }
 
@@ -237,7 +245,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		for _, p := range tree.Paths() {
 			alerts := strings.HasPrefix(p, "alerts/")
 			if strings.HasSuffix(p, ".yaml") && p != "kustomization.yaml" && !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") &&
-				(!alerts || p == "alerts/prometheusrule.yaml" && sites[site].Policy.Alerts.InKustomization) {
+				!strings.HasPrefix(p, "repository/") && (!alerts || p == "alerts/prometheusrule.yaml" && sites[site].Policy.Alerts.InKustomization) {
 				want = append(want, p)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	snapshotv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	"github.com/odbackup/odbackup/generator/kinds"
 	"github.com/odbackup/odbackup/generator/manifest"
+	"github.com/odbackup/odbackup/schema"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -109,23 +110,34 @@ func (g *generation) backupCronJob(j *Job) *batchv1.CronJob {
 
 func (g *generation) maintenanceCronJob(m *MaintenanceJob) *batchv1.CronJob {
 	pol := g.Plan.Site.Policy
-	res := g.Resources(pol.Resources)
-	pod := corev1.PodSpec{
-		ServiceAccountName:           m.Name,
+	pod := g.resticPod(m.Name, maintenanceScript(m, pol.Site, pol.Maintenance.ReadDataSubset), &m.Target)
+	return g.cronJob(m.Name, "", m.Schedule, maintenanceDeadlineSeconds,
+		map[string]string{annotTarget: m.TargetName}, pod)
+}
+
+// annotTarget names the target of a maintenance CronJob and of the Job that
+// creates its repository.
+const annotTarget = "odbackup.io/target"
+
+// resticPod runs one script in the restic image with the target's
+// repository environment, as the ServiceAccount account: the maintenance
+// and the creation of a repository.
+func (g *generation) resticPod(account, script string, t *schema.Target) corev1.PodSpec {
+	pol := g.Plan.Site.Policy
+	return corev1.PodSpec{
+		ServiceAccountName:           account,
 		AutomountServiceAccountToken: ptr.To(false),
 		RestartPolicy:                corev1.RestartPolicyNever,
 		SecurityContext:              manifest.PodSecurityContext(),
 		Containers: []corev1.Container{manifest.RestrictedContainer(corev1.Container{
 			Name: "restic", Image: pol.Images.Restic,
-			Command:      []string{"/bin/sh", "-c", manifest.BlockScalar(maintenanceScript(m, pol.Site, pol.Maintenance.ReadDataSubset))},
-			Env:          append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir)}, manifest.ResticEnv(&m.Target)...),
-			Resources:    res,
+			Command:      []string{"/bin/sh", "-c", manifest.BlockScalar(script)},
+			Env:          append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir)}, manifest.ResticEnv(t)...),
+			Resources:    g.Resources(pol.Resources),
 			VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: manifest.TmpDir}},
 		})},
 		Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 	}
-	return g.cronJob(m.Name, "", m.Schedule, maintenanceDeadlineSeconds,
-		map[string]string{"odbackup.io/target": m.TargetName}, pod)
 }
 
 // jobRules is what a job's scripts do with the Kubernetes API, and nothing

@@ -12,12 +12,10 @@ import (
 // snapshots out of the GFS count and only the newest of them, then prunes
 // and reads back a subset of the data.
 func maintenanceScript(m *MaintenanceJob, site, subset string) string {
-	b := new(strings.Builder)
-	b.WriteString(shell.Header("odbackup: restic maintenance of target " + m.TargetName))
-	b.WriteString(shell.ResticPrepare)
+	b := shell.ResticOpenScript(m.TargetName, "odbackup: restic maintenance of target "+m.TargetName)
 	// forget and prune take an exclusive lock, which any stale lock
 	// blocks; one key derivation more does not matter here.
-	b.WriteString("restic_prepare\nrestic unlock\n")
+	b.WriteString("restic unlock\n")
 	seen := map[string]bool{}
 	for _, s := range m.Steps {
 		if seen[s.Store.ID] {

@@ -77,7 +77,7 @@ func cassandraScript(st *plan.Step) string {
 	ks := c.Keyspace
 	inner := ownershipCheck(ks, c.Pod) + fmt.Sprintf("nodetool clearsnapshot -t odbackup -- %[1]s >&2; nodetool flush %[1]s >&2; nodetool snapshot -t odbackup %[1]s >&2; "+
 		"cd %[2]s/%[1]s; tar -cf - */snapshots/odbackup; nodetool clearsnapshot -t odbackup -- %[1]s >&2", ks, strings.TrimRight(c.DataDir, "/"))
-	b := shell.ResticScript(fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: Cassandra keyspace %s (%s)", ks, st.Store.ID))
 	b.WriteString(shell.Var("tar_check", fmt.Sprintf(`set -eu
 stage=$(mktemp)
 trap 'rm -f "$stage"' EXIT

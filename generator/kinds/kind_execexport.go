@@ -94,7 +94,7 @@ func exportEndMarker(e *schema.Export) string {
 // which the restore drill compares with what it restored.
 func execExportScript(st *plan.Step) string {
 	e := st.Store.Export
-	b := shell.ResticScript(fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
 	marker := exportEndMarker(e)
 	inner := "set -e\n" + e.Command + "\necho " + shell.Quote(marker)
 	ldif := 0

@@ -74,7 +74,7 @@ func likePattern(name string) string {
 // the mark of a complete run, which a restore of "latest" restores.
 func mariadbDumpScript(st *plan.Step) string {
 	c := st.Store.Connection
-	b := shell.ResticScript(fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: MariaDB database(s) %s (%s)", c.Database, st.Store.ID))
 	client := `--host="$MARIADB_HOST" --port="$MARIADB_PORT" --user="$MARIADB_USER"`
 	wildcard := strings.HasSuffix(c.Database, "*")
 	if wildcard {

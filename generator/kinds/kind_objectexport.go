@@ -74,7 +74,7 @@ func (objectExport) StoreCheck(rb Runbook, r *RestoreJob) string {
 func objectExportScript(st *plan.Step) string {
 	kind := st.Store.Kind
 	name := st.Store.Connection.Name
-	b := shell.ResticScript(fmt.Sprintf("odbackup: %s %s (%s)", kind, name, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: %s %s (%s)", kind, name, st.Store.ID))
 	b.WriteString(shell.ResticBackup(st, kind+"-"+name+".yaml", nil,
 		fmt.Sprintf(`kubectl --namespace="$ODBACKUP_NAMESPACE" get %s %s --output=yaml`, kind, shell.Quote(name))))
 	return b.String()

@@ -261,7 +261,7 @@ func copyPodManifest(g *manifest.Builder, st *plan.Step) []byte {
 // $ODBACKUP_SOURCE (the same path every night, so restic finds its parent
 // and stores only what changed).
 func offsiteCopyScript(st *plan.Step) string {
-	b := shell.ResticScript(fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
 	fmt.Fprintf(b, "restic_backup --host=%s --tag=odbackup --tag=%s --tag=%s --tag=claim=%s \\\n\t--one-file-system \"$ODBACKUP_SOURCE\"\n",
 		shell.Quote(st.Job.Site), shell.Quote("app="+st.Store.App), shell.Quote("store="+st.Store.ID), shell.Quote(st.Store.Connection.Claim))
 	b.WriteString("echo \"odbackup: files copied\"\n")

@@ -59,7 +59,7 @@ func (postgresDump) StoreCheck(_ Runbook, r *RestoreJob) string {
 
 func pgDumpScript(st *plan.Step) string {
 	c := st.Store.Connection
-	b := shell.ResticScript(fmt.Sprintf("odbackup: PostgreSQL database %s (%s)", c.Database, st.Store.ID))
+	b := shell.ResticScript(st, fmt.Sprintf("odbackup: PostgreSQL database %s (%s)", c.Database, st.Store.ID))
 	b.WriteString(`echo "odbackup: pg_dump of database $PGDATABASE on $PGHOST:$PGPORT"` + "\n")
 	// pg_dump writes its output through stdio, which flushes every 4 KiB
 	// into a pipe (glibc; musl every 1 KiB): a 1 GiB dump wakes restic a

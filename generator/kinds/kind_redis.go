@@ -74,7 +74,7 @@ func (redisRDB) RunbookSection(rb Runbook, m *markdown.Doc, app *schema.SiteApp,
 }
 
 func redisScript(st *plan.Step) string {
-	b := shell.ResticScript("odbackup: Redis RDB snapshot (" + st.Store.ID + ")")
+	b := shell.ResticScript(st, "odbackup: Redis RDB snapshot ("+st.Store.ID+")")
 	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
 	// redis-cli removes the EOF mark of a diskless transfer only from a
 	// file (it truncates it at the end), never from stdout: stage the RDB

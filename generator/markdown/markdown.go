@@ -58,8 +58,16 @@ func (m *Doc) Numbered(items ...string) {
 	m.block(b.String())
 }
 
+// indentContinuation indents every line of an item after its first, but
+// an empty line (a block's separator), which gets no trailing blanks.
 func indentContinuation(s, indent string) string {
-	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+indent)
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := 1; i < len(lines); i++ {
+		if lines[i] != "" {
+			lines[i] = indent + lines[i]
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // CodeBlock writes a fenced code block; the fence is longer than any backtick

@@ -96,8 +96,10 @@ func (rb *runbooks) prerequisites(m *markdown.Doc) {
 	}
 	for _, name := range rb.targetsUsed() {
 		t := rb.pol.Targets[name]
-		items = append(items, fmt.Sprintf("The restic repository %s (target %s), reachable from the cluster. %s shows what it holds (see %s for the environment).",
-			markdown.Code(t.Restic.Repository), markdown.Code(name), markdown.Code("restic snapshots --host="+rb.pol.Site), markdown.Link("Finding the backups", "#3-finding-the-backups")))
+		items = append(items, fmt.Sprintf("The restic repository %s (target %s), reachable from the cluster. %s shows what it holds (see %s for the environment). On a new target, create it once, before the first backup, with the Job in %s (no backup creates a repository: two jobs creating one at the same time leave it unreadable); it is safe to run again, and says so when the repository exists:\n\n```sh\n%s\n```",
+			markdown.Code(t.Restic.Repository), markdown.Code(name), markdown.Code("restic snapshots --host="+rb.pol.Site), markdown.Link("Finding the backups", "#3-finding-the-backups"),
+			markdown.Link(markdown.Code(shell.RepositoryInitFile(name)), "../"+shell.RepositoryInitFile(name)),
+			rb.Kubectl("apply -f "+shell.RepositoryInitFile(name))+"\n"+rb.Kubectl("wait --for=condition=complete --timeout=10m job/"+shell.RepositoryInitJob(name))+"\n"+rb.Kubectl("logs job/"+shell.RepositoryInitJob(name))))
 	}
 	if rb.plan.UsesSnapshots() {
 		items = append(items, fmt.Sprintf("For volumes: the cluster's CSI snapshot controller and the VolumeSnapshotClass %s (driver %s, file %s, applied with the kustomization): %s. A CSI snapshot lives on the same storage system as its volume. It protects against deleted or damaged data, not against losing that storage system: if the storage is lost, the snapshots are lost with it, and volumes without another copy (%s) can only be restored from a copy of the storage system itself.",

@@ -21,45 +21,84 @@ import (
 // setting those variables. What identifies the data (tags, file names,
 // store ids) is literal.
 
-// ResticPrepare defines restic_prepare, run before every step that writes
-// to a restic repository (backups and maintenance).
-//
-// Every restic call that opens the repository derives its key anew
-// (scrypt, calibrated to about half a second at init); the backup-path
-// benchmark showed that fixed cost, so a backup makes exactly one such
-// call, the backup itself.
-//
-// restic_prepare probes with restic init, which stops at the repository's
-// config before deriving any key: on a new target it creates the
-// repository (and its bucket; restic backup would retry a missing bucket
-// for 15 minutes), on an existing one it fails at once saying so. Any
-// other failure is looked at with restic cat config, a call that opens the
-// repository, so a changed message costs a key derivation, never a backup.
-// Each call is bounded: restic retries an unreachable repository for 15
-// minutes per request, and 124 is timeout's exit. A job starting at the
-// same time may create the repository first; its init then fails, and the
-// check finds the repository.
-const ResticPrepare = `restic_prepare() {
+// A target's restic repository is created once, before the first backup,
+// by a Job of its own (RepositoryInitFile): never by the backups. Two
+// restic init at once on S3 both succeed and leave two keys and one config,
+// which only one of the two keys opens: a repository half of the jobs cannot
+// open, found on a test S3 server in 2 of 5 tries. Jobs of a site start in
+// the same minute, and sites may share a repository, so no backup creates
+// one.
+
+// RepositoryInitFile is the file, in a site's tree, of the Job that creates
+// a target's repository; RepositoryInitJob is its name.
+func RepositoryInitFile(target string) string { return "repository/" + target + ".yaml" }
+
+// RepositoryInitJob names the Job that creates a target's repository.
+func RepositoryInitJob(target string) string { return plan.DNSName(63, "odbackup-init", target) }
+
+// resticOpen defines restic_open, run before every step that writes to a
+// restic repository (backups and maintenance): it opens the repository
+// once with restic cat config, bounded, so that a repository that is
+// missing, unreachable or locked by a wrong password fails the step at
+// once with a message that says which, before anything is dumped. restic
+// retries an unreachable repository for 15 minutes per request; 124 is
+// coreutils timeout's exit and 143 busybox timeout's (the restic image's),
+// 10 restic's for a repository that does not exist, 12 for a wrong
+// password. Opening costs one key derivation (about half a second),
+// the price of never creating a repository here.
+func resticOpen(target string) string {
+	return fmt.Sprintf(`restic_open() {
 	limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
 	rc=0
-	probe=$(timeout "$limit" restic init 2>&1) || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		echo "odbackup: created the restic repository $RESTIC_REPOSITORY (first run)"
-		return
-	fi
-	case $probe in
-	*"already initialized"* | *"already contains keys"*) return ;;
+	said=$(timeout "$limit" restic cat config --no-lock 2>&1 >/dev/null) || rc=$?
+	case $rc in
+	0) return ;;
+	10) echo "odbackup: the restic repository $RESTIC_REPOSITORY does not exist (restic exit 10). It is created once, before the first backup, by the Job %[1]s of %[2]s in the site's output folder (runbooks/README.md, step 1)" >&2 ;;
+	12) echo "odbackup: the restic password does not open the repository $RESTIC_REPOSITORY (restic exit 12)" >&2 ;;
+	124 | 143) echo "odbackup: the restic repository $RESTIC_REPOSITORY gave no answer within $limit s (ODBACKUP_REPOSITORY_TIMEOUT): the server is unreachable, or its bucket does not exist; on a new target, the Job %[1]s of %[2]s creates both" >&2 ;;
+	*) echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY (restic exit $rc): $said" >&2 ;;
 	esac
-	if [ "$rc" -ne 124 ]; then
-		rc=0
-		timeout "$limit" restic cat config --no-lock >/dev/null || rc=$?
-	fi
-	if [ "$rc" -ne 0 ]; then
-		echo "odbackup: cannot open the restic repository $RESTIC_REPOSITORY (restic exit $rc): no answer within $limit s, wrong credentials or wrong password; restic init said: $probe" >&2
-		exit 1
-	fi
+	exit 1
 }
+`, RepositoryInitJob(target), RepositoryInitFile(target))
+}
+
+// ResticInitScript is the script of the Job that creates a target's
+// repository, once, before the first backup (RepositoryInitFile). It is
+// safe to run again: restic init refuses an existing repository at once,
+// and the script then checks that the password opens it (with restic cat
+// config, so that a changed wording of init's refusal changes nothing).
+// Bounded like every first contact (see resticOpen).
+func ResticInitScript(target string) string {
+	return Header("odbackup: create the restic repository of target "+target+" (once, before the first backup)") + `limit=${ODBACKUP_REPOSITORY_TIMEOUT:-300}
+rc=0
+said=$(timeout "$limit" restic init 2>&1) || rc=$?
+if [ "$rc" -eq 0 ]; then
+	echo "odbackup: created the restic repository $RESTIC_REPOSITORY"
+	exit 0
+fi
+if [ "$rc" -ne 124 ] && [ "$rc" -ne 143 ]; then
+	rc=0
+	timeout "$limit" restic cat config --no-lock >/dev/null 2>&1 || rc=$?
+	case $rc in
+	0)
+		echo "odbackup: the restic repository $RESTIC_REPOSITORY exists already and the password opens it; nothing to do"
+		exit 0
+		;;
+	12)
+		echo "odbackup: the restic repository $RESTIC_REPOSITORY exists, but the password does not open it (restic exit 12)" >&2
+		exit 1
+		;;
+	esac
+fi
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 143 ]; then
+	echo "odbackup: the restic repository $RESTIC_REPOSITORY gave no answer within $limit s (ODBACKUP_REPOSITORY_TIMEOUT)" >&2
+else
+	echo "odbackup: cannot create the restic repository $RESTIC_REPOSITORY (restic exit $rc); restic init said: $said" >&2
+fi
+exit 1
 `
+}
 
 // PreUpgradeTag is the restic tag of every pre-upgrade snapshot; the
 // maintenance keeps the newest of each store out of the GFS count.
@@ -138,14 +177,24 @@ func Header(what string) string {
 	return "set -eu\n# " + what + "\n"
 }
 
-// ResticScript starts a script that stores data in restic: the header, the
-// functions and the call that readies the repository.
-func ResticScript(what string) *strings.Builder {
+// ResticScript starts a script that stores a step's data in restic: the
+// header, the functions and the call that opens the repository.
+func ResticScript(st *plan.Step, what string) *strings.Builder {
 	b := new(strings.Builder)
 	b.WriteString(Header(what))
-	b.WriteString(ResticPrepare)
+	b.WriteString(resticOpen(st.TargetName))
 	b.WriteString(ResticBackupFunc)
-	b.WriteString("restic_prepare\n")
+	b.WriteString("restic_open\n")
+	return b
+}
+
+// ResticOpenScript starts a script that opens a target's repository before
+// it works on it (the maintenance): the header and the call that opens it.
+func ResticOpenScript(target, what string) *strings.Builder {
+	b := new(strings.Builder)
+	b.WriteString(Header(what))
+	b.WriteString(resticOpen(target))
+	b.WriteString("restic_open\n")
 	return b
 }
 

@@ -55,6 +55,7 @@ func TestFailingDumpLeavesNoSnapshot(t *testing.T) {
 			sb.SetDatabases("configdb")
 			sb.PutObject(migrationsStatus)
 			step := backupStep(t, all, c.store, false)
+			sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
 			// The same step succeeds without the cue: the failure is the
 			// dump's, not the test's.
 			sb.MustRun(step, Opts{})
@@ -99,15 +100,17 @@ func TestRepositoryThatHangs(t *testing.T) {
 	t.Parallel()
 	all := oxSite(t)
 	sb := NewSandbox(t)
-	sb.Cue("restic init: hang")
+	step := backupStep(t, all, "xwiki/postgresql/xwiki", false)
+	sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+	sb.Cue("restic cat: hang")
 	// The stub hangs for an hour; the script must give up by itself after
 	// 1 s (the minute is only a bound for a slow machine).
-	r := sb.Run(backupStep(t, all, "xwiki/postgresql/xwiki", false), Opts{Env: map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "1"}, Timeout: time.Minute})
+	r := sb.Run(step, Opts{Env: map[string]string{"ODBACKUP_REPOSITORY_TIMEOUT": "1"}, Timeout: time.Minute})
 	if r.OK() || r.Err != nil {
 		t.Fatalf("want the script to fail by itself:\n%s", r)
 	}
-	if !strings.Contains(r.Stderr, "cannot open the restic repository") {
-		t.Errorf("stderr does not say the repository cannot be opened:\n%s", r)
+	if !strings.Contains(r.Stderr, "gave no answer within 1 s") {
+		t.Errorf("stderr does not say the repository gave no answer:\n%s", r)
 	}
 	if c := callsOf(r.Calls, "pg_dump"); len(c) != 0 {
 		t.Errorf("pg_dump ran although the repository did not answer: %v", c)
@@ -131,7 +134,9 @@ func TestRetentionFlags(t *testing.T) {
 	t.Parallel()
 	all := retentionSite(t, "site-a")
 	sb := NewSandbox(t)
-	r := sb.MustRun(maintenance(t, all, "t"), Opts{})
+	m := maintenance(t, all, "t")
+	sb.InitRepo(secretOf(m, "RESTIC_PASSWORD"))
+	r := sb.MustRun(m, Opts{})
 	want := map[string][]string{
 		"store=nextcloud/postgresql/nextcloud":             {"--keep-daily=3", "--keep-weekly=2", "--keep-monthly=1", "--keep-tag=pre-upgrade"},
 		"store=xwiki/postgresql/xwiki":                     {"--keep-daily=5", "--keep-weekly=4", "--keep-monthly=6", "--keep-tag=pre-upgrade"},
@@ -241,6 +246,7 @@ func TestMaintenanceOrder(t *testing.T) {
 			}
 			t.Run(ex+"/"+m.Owner, func(t *testing.T) {
 				sb := NewSandbox(t)
+				sb.InitRepo(secretOf(m, "RESTIC_PASSWORD"))
 				r := sb.MustRun(m, Opts{})
 				var subs []string
 				for _, c := range callsOf(r.Calls, "restic") {
@@ -284,7 +290,6 @@ func TestFailuresPropagate(t *testing.T) {
 	t.Parallel()
 	// tolerated are calls whose failure a script handles on purpose.
 	tolerated := map[string]string{
-		"restic init": "probes the repository; an existing one answers with an error",
 		// The archive pruning reads `rclone lsf` through a pipe into a
 		// while loop: its failure is not seen (the sync before it is).
 		"rclone lsf": "pipeline into while: archive pruning only",

@@ -49,7 +49,9 @@ func TestMariaDBWildcardMayMatchNothing(t *testing.T) {
 	all := steps(t, tree)
 	sb := NewSandbox(t)
 	sb.SetDatabases("configdb", "PRIMARYDB_1")
-	r := sb.Run(backupStep(t, all, store, false), Opts{})
+	step := backupStep(t, all, store, false)
+	sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+	r := sb.Run(step, Opts{})
 	if !r.OK() {
 		t.Fatalf("the step failed although its wildcard may match nothing:\n%s", r)
 	}

@@ -48,6 +48,7 @@ spec:
 func offsiteSandbox(t *testing.T, step *Step, todayReady bool) *Sandbox {
 	t.Helper()
 	sb := NewSandbox(t)
+	sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
 	sb.PutObject(sourceClaim)
 	sb.PutObject(volumeSnapshot(t, step, "xwiki-data-xwiki-0-yesterday", 1, true))
 	sb.PutObject(volumeSnapshot(t, step, "xwiki-data-xwiki-0-today", 2, todayReady))
@@ -155,7 +156,7 @@ func TestOffsiteSnapshotNeverReady(t *testing.T) {
 func TestOffsiteResticFails(t *testing.T) {
 	t.Parallel()
 	step := offsiteStep(t)
-	for _, cue := range []string{"restic backup: fail", "restic init: fail 12"} {
+	for _, cue := range []string{"restic backup: fail", "restic cat: fail 12"} {
 		t.Run(cue, func(t *testing.T) {
 			t.Parallel()
 			sb := offsiteSandbox(t, step, true)

@@ -112,7 +112,7 @@ func IsDrill(script string) bool { return strings.Contains(script, "\n# odbackup
 // UsesBusybox).
 func (s *Step) Busybox() bool { return UsesBusybox(s.Container) }
 
-// Steps decodes every CronJob (cronjobs/) and Job (restore/, pre-upgrade/) of a generated
+// Steps decodes every CronJob (cronjobs/) and Job (restore/, pre-upgrade/, repository/) of a generated
 // tree into its containers, in file order, then Pod order.
 func Steps(tree map[string][]byte) ([]*Step, error) {
 	var out []*Step
@@ -122,7 +122,7 @@ func Steps(tree map[string][]byte) ([]*Step, error) {
 	}
 	slices.Sort(paths)
 	for _, p := range paths {
-		if !strings.HasSuffix(p, ".yaml") || !strings.HasPrefix(p, "cronjobs/") && !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") {
+		if !strings.HasSuffix(p, ".yaml") || !strings.HasPrefix(p, "cronjobs/") && !strings.HasPrefix(p, "restore/") && !strings.HasPrefix(p, "pre-upgrade/") && !strings.HasPrefix(p, "repository/") {
 			continue
 		}
 		for _, doc := range stubs.Docs(tree[p]) {
