@@ -78,11 +78,12 @@ func redisScript(st *plan.Step) string {
 	b.WriteString(`echo "odbackup: redis-cli --rdb from $REDIS_HOST:$REDIS_PORT"` + "\n")
 	// redis-cli removes the EOF mark of a diskless transfer only from a
 	// file (it truncates it at the end), never from stdout: stage the RDB
-	// in the pod's /tmp, then stream it. The inner shell expands the
-	// variables, hence the single quotes.
+	// in the pod's /tmp (TMPDIR where set: the tests and benchmarks run the
+	// script on a host, where a fixed /tmp/dump.rdb is shared), then stream
+	// it. The inner shell expands the variables, hence the single quotes.
 	b.WriteString("# shellcheck disable=SC2016\n")
 	b.WriteString(shell.ResticBackup(st, "dump.rdb", nil,
-		`sh -c 'redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb /tmp/dump.rdb >&2 && cat /tmp/dump.rdb && rm -f /tmp/dump.rdb'`))
+		`sh -c 'rdb=${TMPDIR:-/tmp}/dump.rdb; redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb "$rdb" >&2 && cat "$rdb" && rm -f "$rdb"'`))
 	return b.String()
 }
 
