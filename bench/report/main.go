@@ -37,9 +37,6 @@ type timing struct {
 	cpu float64
 }
 
-// errNotMeasured says that a section's exports are not in the folder.
-var errNotMeasured = errors.New("not measured")
-
 func main() {
 	dir := flag.String("dir", ".", "folder with the hyperfine exports and extra figures")
 	flag.Parse()
@@ -58,7 +55,7 @@ func load(dir, pattern string) ([]timing, error) {
 		return nil, err
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("no hyperfine export %s in %s: %w", pattern, dir, errNotMeasured)
+		return nil, fmt.Errorf("no hyperfine export %s in %s", pattern, dir)
 	}
 	slices.Sort(files)
 	var order []string
@@ -157,34 +154,31 @@ func readNumber(dir, name string) (float64, error) {
 }
 
 // run prints every section whose exports are in dir; a section that was
-// not measured (a data path run on its own) is named on stderr.
+// not measured (a data path run on its own) is named on stderr. A section
+// measured in part is an error.
 func run(dir string) error {
 	sections := []struct {
-		name string
-		f    func(string) error
+		name, first string // the folder below dir, and its first export
+		f           func(string) error
 	}{
-		{"build", builds},
-		{"backup-path", backupPath},
-		{"offsite", offsitePath},
-		{"mariadb", mariadbPath},
-		{"redis", redisPath},
+		{"", "single.json", builds},
+		{"backup-path", "backup-*.json", backupPath},
+		{"offsite", "backup-*.json", offsitePath},
+		{"mariadb", "backup-*.json", mariadbPath},
+		{"redis", "backup-*.json", redisPath},
 	}
 	printed := 0
 	for _, s := range sections {
-		d := dir
-		if s.name != "build" {
-			d = filepath.Join(dir, s.name)
+		d := filepath.Join(dir, s.name)
+		if m, _ := filepath.Glob(filepath.Join(d, s.first)); len(m) == 0 {
+			fmt.Fprintf(os.Stderr, "report: no %s in %s: not measured\n", s.first, d)
+			continue
 		}
 		if printed > 0 {
 			fmt.Println()
 		}
-		err := s.f(d)
-		if errors.Is(err, errNotMeasured) {
-			fmt.Fprintf(os.Stderr, "report: %s: %v\n", s.name, err)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+		if err := s.f(d); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
 		}
 		printed++
 	}
