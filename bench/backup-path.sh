@@ -7,7 +7,8 @@
 # generated manifests (bench/extract), never copied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GO=${GO:-go}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 D=${BENCH_DIR:?BENCH_DIR must be set}/backup-path
 SCALE=${ODBACKUP_BENCH_PG_SCALE:-70} # pgbench scale 70 is about 1.05 GiB
 RUNS=${ODBACKUP_BENCH_RUNS:-5}
@@ -45,20 +46,10 @@ export RESTIC_PASSWORD=odbackup-bench
 export AWS_ACCESS_KEY_ID=$ODBACKUP_E2E_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ODBACKUP_E2E_S3_SECRET_KEY
 
 # Each round runs the baseline and the generated script once, in turns
-# (hyperfine would run all of one command first, and drift in the page
-# cache or the server's background work would then favour one side); the
-# report takes the median over the rounds. Before each timed command the
-# server is made quiet: VACUUM ANALYZE leaves autovacuum nothing to do
-# after a restore, and CHECKPOINT writes out what the last command left.
+# (rounds, bench/lib.sh). Before each timed command the server is made
+# quiet: VACUUM ANALYZE leaves autovacuum nothing to do after a restore,
+# and CHECKPOINT writes out what the last command left.
 quiet="psql -q -d bench -c 'VACUUM ANALYZE' && psql -q -d postgres -c CHECKPOINT"
-rounds() { # rounds NAME PREPARE BASELINE GENERATED
-	local name=$1 prepare=$2 baseline=$3 generated=$4 i
-	rm -f "$D/$name"-*.json
-	for i in $(seq "$RUNS"); do
-		if ((i % 2)); then set -- "$baseline" "$generated"; else set -- "$generated" "$baseline"; fi
-		hyperfine --runs 1 --style basic --export-json "$D/$name-$i.json" --prepare "$prepare" "$@"
-	done
-}
 
 # 1. Backup: every timed run goes into an empty repository (the worst
 #    case, all data uploaded), against bare pg_dump. The repository is
@@ -69,13 +60,9 @@ fresh="rm -rf $D/srv/s3/data/odbackup-bench && $load && restic init >/dev/null &
 rounds backup "$fresh" "pg_dump --format=custom --dbname=bench >/dev/null" "$backup"
 
 # 2. A second run of an unchanged database: what it adds to the repository.
-stats() {
-	# shellcheck disable=SC1090,SC1091 # written above
-	(. "$D/backup.env" && restic stats --mode raw-data --json) | sed 's/.*"total_size":\([0-9]*\).*/\1/'
-}
-before=$(stats)
+before=$(repo_bytes "$D/backup.env")
 sh -c "$backup"
-after=$(stats)
+after=$(repo_bytes "$D/backup.env")
 echo $((after - before)) >"$D/added.bytes"
 
 # 3. Restore: the generated restore script against pg_restore from a file.

@@ -58,6 +58,9 @@ for s in "$O"/singles/*; do
 done
 
 BENCH_DIR="$D" bench/backup-path.sh
+BENCH_DIR="$D" bench/offsite-path.sh
+BENCH_DIR="$D" bench/mariadb-path.sh
+BENCH_DIR="$D" bench/redis-path.sh
 "$GO" run ./bench/report -dir "$D"
 
 # 3. Go benchmarks per stage: load, validate (Evaluate), plan, emit, write.

@@ -7,6 +7,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -20,6 +21,10 @@ type export struct {
 	Results []struct {
 		Command string    `json:"command"`
 		Times   []float64 `json:"times"`
+		// User and System are means over Times: one run's CPU seconds
+		// in the data-path exports, which time one run per file.
+		User   float64 `json:"user"`
+		System float64 `json:"system"`
 	} `json:"results"`
 }
 
@@ -27,6 +32,9 @@ type timing struct {
 	command          string
 	median, min, max float64
 	runs             int
+	// cpu is the median over the exports of user plus system seconds of
+	// the command and its children (not of the servers it talks to).
+	cpu float64
 }
 
 func main() {
@@ -51,7 +59,7 @@ func load(dir, pattern string) ([]timing, error) {
 	}
 	slices.Sort(files)
 	var order []string
-	times := map[string][]float64{}
+	times, cpu := map[string][]float64{}, map[string][]float64{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -66,13 +74,28 @@ func load(dir, pattern string) ([]timing, error) {
 				order = append(order, r.Command)
 			}
 			times[r.Command] = append(times[r.Command], r.Times...)
+			cpu[r.Command] = append(cpu[r.Command], r.User+r.System)
 		}
 	}
 	var out []timing
 	for _, c := range order {
-		t := times[c]
+		t, u := times[c], cpu[c]
 		slices.Sort(t)
-		out = append(out, timing{c, median(t), t[0], t[len(t)-1], len(t)})
+		slices.Sort(u)
+		out = append(out, timing{c, median(t), t[0], t[len(t)-1], len(t), median(u)})
+	}
+	return out, nil
+}
+
+// loadAll loads the exports of each pattern (see load).
+func loadAll(dir string, patterns ...string) ([][]timing, error) {
+	var out [][]timing
+	for _, p := range patterns {
+		ts, err := load(dir, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ts)
 	}
 	return out, nil
 }
@@ -84,6 +107,34 @@ func printTimings(secs string, ts []timing) {
 	for _, t := range ts {
 		fmt.Printf("| `%s` | %d | "+secs+" | "+secs+" | "+secs+" |\n", t.command, t.runs, t.median, t.min, t.max)
 	}
+}
+
+// printPathTimings prints a data path's table: printTimings' columns and
+// the median CPU time of the command and its children.
+func printPathTimings(ts []timing) {
+	fmt.Println("| command | runs | median s | min s | max s | CPU s (median) |\n|---|---|---|---|---|---|")
+	for _, t := range ts {
+		fmt.Printf("| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", t.command, t.runs, t.median, t.min, t.max, t.cpu)
+	}
+}
+
+// readNumbers reads the named files of one number each.
+func readNumbers(dir string, names ...string) ([]float64, error) {
+	var out []float64
+	for _, n := range names {
+		v, err := readNumber(dir, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// figures prints the header of a figures table.
+func figures() {
+	fmt.Println()
+	fmt.Println("| figure | value | goal |\n|---|---|---|")
 }
 
 func median(sorted []float64) float64 {
@@ -102,15 +153,49 @@ func readNumber(dir, name string) (float64, error) {
 	return strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
 }
 
+// run prints every section whose exports are in dir; a section that was
+// not measured (a data path run on its own) is named on stderr. A section
+// measured in part is an error.
 func run(dir string) error {
-	single, err := load(dir, "single.json")
+	sections := []struct {
+		name, first string // the folder below dir, and its first export
+		f           func(string) error
+	}{
+		{"", "single.json", builds},
+		{"backup-path", "backup-*.json", backupPath},
+		{"offsite", "backup-*.json", offsitePath},
+		{"mariadb", "backup-*.json", mariadbPath},
+		{"redis", "backup-*.json", redisPath},
+	}
+	printed := 0
+	for _, s := range sections {
+		d := filepath.Join(dir, s.name)
+		if m, _ := filepath.Glob(filepath.Join(d, s.first)); len(m) == 0 {
+			fmt.Fprintf(os.Stderr, "report: no %s in %s: not measured\n", s.first, d)
+			continue
+		}
+		if printed > 0 {
+			fmt.Println()
+		}
+		if err := s.f(d); err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		printed++
+	}
+	if printed == 0 {
+		return errors.New("no section measured in " + dir)
+	}
+	return nil
+}
+
+// builds reports sections 1 and 2: one site against cue export, and many
+// sites in one process.
+func builds(dir string) error {
+	ts, err := loadAll(dir, "single.json", "batch.json")
 	if err != nil {
 		return err
 	}
-	batch, err := load(dir, "batch.json")
-	if err != nil {
-		return err
-	}
+	single, batch := ts[0], ts[1]
 	printTimings("%.3f", append(slices.Clone(single), batch...))
 	build, cueExport := single[0], single[1]
 	build100, build1000, check1000 := batch[0], batch[1], batch[2]
@@ -125,29 +210,22 @@ func run(dir string) error {
 	if rss, err := readNumber(dir, "rss1000.kb"); err == nil {
 		fmt.Printf("| peak memory, 1,000 sites | %.0f MiB | ≤ 1024 MiB |\n", rss/1024)
 	}
-	return backupPath(filepath.Join(dir, "backup-path"))
+	return nil
 }
 
 // backupPath reports bench/backup-path.sh: the generated PostgreSQL job and
 // restore against bare pg_dump and pg_restore on the same database.
 func backupPath(dir string) error {
-	backup, err := load(dir, "backup-*.json")
+	ts, err := loadAll(dir, "backup-*.json", "restore-*.json")
 	if err != nil {
 		return err
 	}
-	restore, err := load(dir, "restore-*.json")
+	backup, restore := ts[0], ts[1]
+	n, err := readNumbers(dir, "database.bytes", "added.bytes")
 	if err != nil {
 		return err
 	}
-	size, err := readNumber(dir, "database.bytes")
-	if err != nil {
-		return err
-	}
-	added, err := readNumber(dir, "added.bytes")
-	if err != nil {
-		return err
-	}
-	fmt.Println()
+	size, added := n[0], n[1]
 	printTimings("%.1f", append(slices.Clone(backup), restore...))
 	mib := size / (1 << 20)
 	fmt.Println()
@@ -160,4 +238,108 @@ func backupPath(dir string) error {
 	fmt.Printf("| generated restore / pg_restore from a local file, throughput | %.2f× | ≥ 0.8× |\n",
 		restore[0].median/restore[1].median)
 	return nil
+}
+
+// offsitePath reports bench/offsite-path.sh: the generated copy pod's script
+// against a bare restic backup of the same directory.
+func offsitePath(dir string) error {
+	ts, err := loadAll(dir, "backup-*.json", "second-*.json")
+	if err != nil {
+		return err
+	}
+	backup, second := ts[0], ts[1]
+	tree, err := readLines(dir, "tree.stats")
+	if err != nil {
+		return err
+	}
+	added, err := readNumber(dir, "added.bytes")
+	if err != nil {
+		return err
+	}
+	fmt.Println("Off-site copy of a volume")
+	fmt.Println()
+	printPathTimings(append(slices.Clone(backup), second...))
+	mib := tree[0] / (1 << 20)
+	figures()
+	fmt.Printf("| the volume | %.0f MiB in %.0f files | ≥ 1024 MiB, many files |\n", mib, tree[1])
+	fmt.Printf("| copy pod / bare restic backup, empty repository, throughput | %.2f× (%.0f vs %.0f MiB/s) | ≥ 0.9× |\n",
+		backup[0].median/backup[1].median, mib/backup[1].median, mib/backup[0].median)
+	fmt.Printf("| copy pod / bare restic backup, second run of the unchanged volume | %.2f× (%.1f vs %.1f s) | ≥ 0.9× |\n",
+		second[0].median/second[1].median, second[1].median, second[0].median)
+	fmt.Printf("| second run of the unchanged volume adds | %.0f KiB (%.3f%% of the volume) | almost nothing |\n",
+		added/(1<<10), 100*added/tree[0])
+	fmt.Printf("| CPU of the copy pod / bare restic backup, empty repository | %.2f× | |\n", backup[1].cpu/backup[0].cpu)
+	return nil
+}
+
+// mariadbPath reports bench/mariadb-path.sh: the generated steps and
+// restore Jobs of configdb and PRIMARYDB_* against bare mariadb-dump and
+// the mariadb client.
+func mariadbPath(dir string) error {
+	ts, err := loadAll(dir, "backup-*.json", "restore-*.json")
+	if err != nil {
+		return err
+	}
+	backup, restore := ts[0], ts[1]
+	n, err := readNumbers(dir, "database.bytes", "dump.bytes", "added.bytes")
+	if err != nil {
+		return err
+	}
+	size, dump, added := n[0], n[1], n[2]
+	fmt.Println("MariaDB")
+	fmt.Println()
+	printPathTimings(append(slices.Clone(backup), restore...))
+	figures()
+	fmt.Printf("| databases (configdb, PRIMARYDB_1 to 4) on disk; their dumps | %.0f MiB; %.0f MiB | ≥ 1024 MiB |\n", size/(1<<20), dump/(1<<20))
+	fmt.Printf("| generated job / bare mariadb-dump, throughput | %.2f× (%.0f vs %.0f MiB/s of dump) | ≥ 0.85× |\n",
+		backup[0].median/backup[1].median, dump/(1<<20)/backup[1].median, dump/(1<<20)/backup[0].median)
+	fmt.Printf("| second run of the unchanged databases adds | %.0f KiB (%.3f%% of the dumps) | almost nothing |\n",
+		added/(1<<10), 100*added/dump)
+	fmt.Printf("| generated restore / mariadb < file, throughput | %.2f× | ≥ 0.85× |\n", restore[0].median/restore[1].median)
+	fmt.Printf("| CPU of the job / bare mariadb-dump (clients only, not the server) | %.2f× | |\n", backup[1].cpu/backup[0].cpu)
+	return nil
+}
+
+// redisPath reports bench/redis-path.sh: the generated step against a
+// bare redis-cli --rdb into a file.
+func redisPath(dir string) error {
+	backup, err := load(dir, "backup-*.json")
+	if err != nil {
+		return err
+	}
+	n, err := readNumbers(dir, "rdb.bytes", "added.bytes", "diskless-delay.seconds")
+	if err != nil {
+		return err
+	}
+	rdb, added, delay := n[0], n[1], n[2]
+	fmt.Println("Redis")
+	fmt.Println()
+	printPathTimings(backup)
+	mib := rdb / (1 << 20)
+	figures()
+	fmt.Printf("| RDB | %.0f MiB | about 1024 MiB |\n", mib)
+	fmt.Printf("| generated step / bare redis-cli --rdb, throughput | %.2f× (%.0f vs %.0f MiB/s) | ≥ 0.9× |\n",
+		backup[0].median/backup[1].median, mib/backup[1].median, mib/backup[0].median)
+	fmt.Printf("| the same without the server's repl-diskless-sync-delay (%.0f s, in both) | %.2f× | |\n",
+		delay, (backup[0].median-delay)/(backup[1].median-delay))
+	fmt.Printf("| second run of the unchanged data adds | %.0f KiB (%.2f%% of the RDB) | almost nothing |\n",
+		added/(1<<10), 100*added/rdb)
+	return nil
+}
+
+// readLines reads a file of one number a line.
+func readLines(dir, name string) ([]float64, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for _, f := range strings.Fields(string(data)) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
