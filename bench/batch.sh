@@ -40,9 +40,10 @@ e2e/scripts/ensure-packages.sh hyperfine time
 if [[ ! -f $D/sites10000/site-9999.cue ]]; then
 	"$GO" run ./bench/gensites -n 10000 -seed 7 -o "$D/sites10000"
 fi
+sites=("$D"/sites10000/site-*.cue)
 for n in 100 1000; do
 	rm -rf "$D/sites$n" && mkdir "$D/sites$n"
-	printf '%s\n' "$D"/sites10000/site-*.cue | head -n $n | xargs cp -t "$D/sites$n/"
+	cp -t "$D/sites$n/" "${sites[@]:0:n}"
 done
 
 # 1. One site against the floor: cue export of the same policy unified with
