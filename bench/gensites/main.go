@@ -31,15 +31,20 @@ func main() {
 }
 
 func run(n int, out string, seed uint64) error {
-	s, err := schema.Load()
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	r := rand.New(rand.NewPCG(seed, 0))
+	var s *schema.Schema
 	for i := range n {
+		// A schema keeps every policy it evaluated: a fresh one every 500
+		// keeps 10,000 policies from taking a gigabyte.
+		if i%500 == 0 {
+			var err error
+			if s, err = schema.Load(); err != nil {
+				return err
+			}
+		}
 		src := site(r, s, i)
 		name := filepath.Join(out, fmt.Sprintf("site-%04d.cue", i))
 		if _, err := s.Evaluate(name, src); err != nil {
@@ -75,8 +80,10 @@ func site(r *rand.Rand, s *schema.Schema, i int) []byte {
 		b.WriteString("defaultTarget: \"offsite\"\n")
 	}
 	fmt.Fprintf(&b, "snapshot: {driver: %q, keep: %d}\n", pick(r, "rbd.csi.ceph.com", "driver.longhorn.io", "ebs.csi.aws.com"), 3+r.IntN(12))
+	startHour, startMinute, hours := r.IntN(24), r.IntN(60), 1+r.IntN(8)
+	timeZone := pick(r, "Europe/Berlin", "Etc/UTC")
 	fmt.Fprintf(&b, "schedule: {window: {start: \"%02d:%02d\", hours: %d}, timeZone: %q}\n",
-		r.IntN(24), r.IntN(60), 1+r.IntN(8), pick(r, "Europe/Berlin", "Etc/UTC"))
+		startHour, startMinute, hours, timeZone)
 	fmt.Fprintf(&b, "retention: {daily: %d, weekly: %d, monthly: %d}\n", 1+r.IntN(14), r.IntN(8), r.IntN(12))
 
 	b.WriteString("apps: {\n")
@@ -93,7 +100,11 @@ func site(r *rand.Rand, s *schema.Schema, i int) []byte {
 		deployed[id] = on
 		fmt.Fprintf(&b, "\t%q: {deployed: %t", id, on)
 		if on && r.IntN(6) == 0 {
-			fmt.Fprintf(&b, ", schedule: \"%d %d * * *\"", r.IntN(60), r.IntN(24))
+			minute, hour := r.IntN(60), r.IntN(24)
+			if hour == 2 && timeZone == "Europe/Berlin" {
+				hour = 3 // 02:xx does not exist there once a year (vet refuses it)
+			}
+			fmt.Fprintf(&b, ", schedule: \"%d %d * * *\"", minute, hour)
 		}
 		if on && len(targets) > 1 && r.IntN(4) == 0 {
 			b.WriteString(`, target: "second"`)
@@ -112,14 +123,31 @@ func site(r *rand.Rand, s *schema.Schema, i int) []byte {
 			if !slices.Contains(st.Editions, edition) || !slices.Contains(st.Releases, line) {
 				continue
 			}
+			// One entry per store, its fields in a fixed order; a store
+			// whose chart keeps its database password inline names a
+			// Secret when it is backed up (the rules require it).
+			var fields []string
+			backedUp := st.Backup == "required"
 			switch {
 			case st.Backup == "optional":
-				fmt.Fprintf(&b, "\t%q: backup: %t\n", st.ID, r.IntN(2) == 0)
+				backedUp = r.IntN(2) == 0
+				fields = append(fields, fmt.Sprintf("backup: %t", backedUp))
 			case st.Backup == "required" && r.IntN(25) == 0:
-				fmt.Fprintf(&b, "\t%q: waiver: {reason: %q, expires: \"2027-%02d-%02d\"}\n",
-					st.ID, "generated waiver for the benchmark", 1+r.IntN(12), 1+r.IntN(28))
+				backedUp = false
+				fields = append(fields, fmt.Sprintf("waiver: {reason: %q, expires: \"2027-%02d-%02d\"}",
+					"generated waiver for the benchmark", 1+r.IntN(12), 1+r.IntN(28)))
 			case st.Backup == "required" && r.IntN(20) == 0:
-				fmt.Fprintf(&b, "\t%q: retention: {daily: %d}\n", st.ID, 1+r.IntN(30))
+				fields = append(fields, fmt.Sprintf("retention: {daily: %d}", 1+r.IntN(30)))
+			}
+			if backedUp && st.InlineCredentials != "" {
+				fields = append(fields, fmt.Sprintf("connection: passwordSecret: {name: %q, key: \"password\"}", "odbackup-"+st.App))
+			}
+			switch len(fields) {
+			case 0:
+			case 1:
+				fmt.Fprintf(&b, "\t%q: %s\n", st.ID, fields[0])
+			default:
+				fmt.Fprintf(&b, "\t%q: {%s}\n", st.ID, strings.Join(fields, ", "))
 			}
 		}
 	}

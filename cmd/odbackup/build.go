@@ -55,38 +55,34 @@ func runBuild(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sites, err := e.evaluateParallel(o.policies, o.jobs, true, "")
+	b, err := e.checkBatch(o.policies, o.jobs, true, evaluatorOn(""))
 	if err != nil {
 		return err
 	}
 	// Every policy is valid: generate and write (or compare) site by site,
 	// so a batch of a thousand sites never holds all their files at once.
-	diffs := make([][]byte, len(sites))
-	err = forEach(len(sites), o.jobs, func(i int) error {
-		site := sites[i]
-		tree, err := generator.Generate(site)
-		if err != nil {
-			return fmt.Errorf("site %s: %w", site.Policy.Site, err)
-		}
-		dir := filepath.Join(o.output, site.Policy.Site)
-		if o.check {
-			diffs[i], err = writetree.Diff(dir, strings.TrimPrefix(filepath.ToSlash(dir), "/"), tree)
+	var out *writetree.Folder
+	if !o.check {
+		if out, err = writetree.Open(o.output); err != nil {
 			return err
 		}
-		if err := writetree.Write(dir, tree); err != nil {
-			return fmt.Errorf("writing site %s: %w", site.Policy.Site, err)
+	}
+	stale, err := e.eachSite(b, o.jobs, func(site *schema.Site) ([]byte, error) {
+		tree, err := generator.Generate(site)
+		if err != nil {
+			return nil, fmt.Errorf("site %s: %w", site.Policy.Site, err)
 		}
-		return nil
+		if o.check {
+			dir := filepath.Join(o.output, site.Policy.Site)
+			return writetree.Diff(dir, strings.TrimPrefix(filepath.ToSlash(dir), "/"), tree)
+		}
+		if err := out.Write(site.Policy.Site, tree); err != nil {
+			return nil, fmt.Errorf("writing site %s: %w", site.Policy.Site, err)
+		}
+		return nil, nil
 	})
 	if err != nil {
 		return err
-	}
-	stale := false
-	for _, d := range diffs {
-		if d != nil {
-			stale = true
-			e.stdout.Write(d)
-		}
 	}
 	if stale {
 		fmt.Fprintf(e.stderr, "odbackup: %s is stale; run odbackup build without --check\n", o.output)
@@ -122,40 +118,4 @@ func forEach(n, jobs int, fn func(i int) error) error {
 		}
 	}
 	return nil
-}
-
-// evaluateParallel checks every policy, jobs at a time, against the one
-// compiled schema, and prints the problems of every invalid one in argument
-// order. Two policies for the same site are an error: they would write the
-// same folder.
-func (e *env) evaluateParallel(paths []string, jobs int, uniqueSites bool, today string) ([]*schema.Site, error) {
-	if _, err := e.schema(); err != nil {
-		return nil, err
-	}
-	sites := make([]*schema.Site, len(paths))
-	errs := make([]error, len(paths))
-	forEach(len(paths), jobs, func(i int) error {
-		sites[i], errs[i] = e.evaluateOn(paths[i], today)
-		return nil
-	})
-	failed := false
-	owner := map[string]string{}
-	for i, err := range errs {
-		if err != nil {
-			failed = true
-			e.printError(err)
-			continue
-		}
-		name := sites[i].Policy.Site
-		if prev, dup := owner[name]; dup && uniqueSites {
-			failed = true
-			fmt.Fprintf(e.stderr, "odbackup: %s and %s both describe site %q; each site needs its own name\n", prev, paths[i], name)
-			continue
-		}
-		owner[name] = paths[i]
-	}
-	if failed {
-		return nil, errProblemsReported
-	}
-	return sites, nil
 }

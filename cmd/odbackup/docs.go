@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"runtime"
 
 	"github.com/odbackup/odbackup/generator"
 	"github.com/odbackup/odbackup/generator/docsite"
 	"github.com/odbackup/odbackup/internal/writetree"
+	"github.com/odbackup/odbackup/schema"
 )
 
 const docsUsage = `Usage: odbackup docs POLICY... -o DIR [--format html|markdown] [--jobs N]
@@ -67,25 +67,30 @@ func runDocs(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sites, err := e.evaluateParallel(o.policies, o.jobs, true, "")
+	b, err := e.checkBatch(o.policies, o.jobs, true, evaluatorOn(""))
 	if err != nil {
 		return err
 	}
 	// Every policy is valid: generate, render and write site by site, as
 	// build does.
-	return forEach(len(sites), o.jobs, func(i int) error {
-		site := sites[i].Policy.Site
-		tree, err := generator.Generate(sites[i])
+	out, err := writetree.Open(o.output)
+	if err != nil {
+		return err
+	}
+	_, err = e.eachSite(b, o.jobs, func(s *schema.Site) ([]byte, error) {
+		site := s.Policy.Site
+		tree, err := generator.Generate(s)
 		if err != nil {
-			return fmt.Errorf("site %s: %w", site, err)
+			return nil, fmt.Errorf("site %s: %w", site, err)
 		}
 		docs, err := docsite.DocSite(tree, site, o.format)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := writetree.Write(filepath.Join(o.output, site), docs); err != nil {
-			return fmt.Errorf("writing the documents of site %s: %w", site, err)
+		if err := out.Write(site, docs); err != nil {
+			return nil, fmt.Errorf("writing the documents of site %s: %w", site, err)
 		}
-		return nil
+		return nil, nil
 	})
+	return err
 }

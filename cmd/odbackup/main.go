@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -42,6 +41,9 @@ type env struct {
 	now func() time.Time
 	// schema is loaded once per process, on first use.
 	schema func() (*schema.Schema, error)
+	// chunk is how many policies of a batch are evaluated against one
+	// schema (see defaultChunk); tests make it small.
+	chunk int
 }
 
 func newEnv(stdout, stderr io.Writer) *env {
@@ -52,6 +54,7 @@ func newEnv(stdout, stderr io.Writer) *env {
 		cwd:    cwd,
 		now:    time.Now,
 		schema: sync.OnceValues(schema.Load),
+		chunk:  defaultChunk,
 	}
 }
 
@@ -152,23 +155,13 @@ func (e *env) exit(err error) int {
 
 // evaluate reads and checks one policy file. Problems are returned, not
 // printed, so a command can check every file before it writes anything.
-func (e *env) evaluate(path string) (*schema.Site, error) { return e.evaluateOn(path, "") }
-
-// evaluateOn is evaluate with the checks of vet on a given day
-// (YYYY-MM-DD, see schema.Vet); "" leaves them out.
-func (e *env) evaluateOn(path, today string) (*schema.Site, error) {
-	return e.evaluateWith(path, func(s *schema.Schema, name string, src []byte) (*schema.Site, error) {
-		if today != "" {
-			return s.Vet(name, src, today)
-		}
-		return s.Evaluate(name, src)
-	})
+func (e *env) evaluate(path string) (*schema.Site, error) {
+	return e.evaluateWith(path, evaluatorOn(""))
 }
 
-// evaluateWith reads a policy file and evaluates it with evaluate, giving
-// the schema the file's absolute name (positions in messages are made
-// relative to the working directory again when printed).
-func (e *env) evaluateWith(path string, evaluate func(s *schema.Schema, name string, src []byte) (*schema.Site, error)) (*schema.Site, error) {
+// evaluateWith reads a policy file and evaluates it with evaluate against
+// the process's schema.
+func (e *env) evaluateWith(path string, evaluate evaluator) (*schema.Site, error) {
 	s, err := e.schema()
 	if err != nil {
 		return nil, err
@@ -177,6 +170,13 @@ func (e *env) evaluateWith(path string, evaluate func(s *schema.Schema, name str
 	if err != nil {
 		return nil, err
 	}
+	return e.evaluateSource(s, path, src, evaluate)
+}
+
+// evaluateSource evaluates the source of the policy file path against s,
+// giving the schema the file's absolute name (positions in messages are
+// made relative to the working directory again when printed).
+func (e *env) evaluateSource(s *schema.Schema, path string, src []byte, evaluate evaluator) (*schema.Site, error) {
 	abs := path
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(e.cwd, path)
@@ -197,10 +197,4 @@ func (e *env) printError(err error) {
 		return
 	}
 	fmt.Fprintf(e.stderr, "odbackup: %v\n", err)
-}
-
-// evaluateAll checks every policy on all processors, on the given day,
-// and prints every problem of every file; it fails if any file has one.
-func (e *env) evaluateAll(paths []string, today string) ([]*schema.Site, error) {
-	return e.evaluateParallel(paths, runtime.GOMAXPROCS(0), false, today)
 }

@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 const vetUsage = `Usage: odbackup vet POLICY... [--today YYYY-MM-DD]
 
@@ -44,6 +47,6 @@ func runVet(e *env, args []string) error {
 	if opts.today == "" {
 		opts.today = e.now().Format(time.DateOnly)
 	}
-	_, err = e.evaluateAll(opts.policies, opts.today)
+	_, err = e.checkBatch(opts.policies, runtime.GOMAXPROCS(0), false, evaluatorOn(opts.today))
 	return err
 }

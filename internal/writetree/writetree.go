@@ -22,7 +22,7 @@ import (
 // atomic exchange (see swap), so dir is never missing and never half
 // written; if anything fails, dir is left as it was. What builds that were
 // killed half-way left next to dir is removed first (see removeLeftovers).
-func Write(dir string, tree map[string][]byte) (err error) {
+func Write(dir string, tree map[string][]byte) error {
 	if err := checkPaths(tree); err != nil {
 		return err
 	}
@@ -30,13 +30,66 @@ func Write(dir string, tree map[string][]byte) (err error) {
 	if parent == "" {
 		parent = "."
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	f, err := Open(parent)
+	if err != nil {
 		return err
 	}
-	if err := removeLeftovers(parent, base); err != nil {
+	return f.Write(base, tree)
+}
+
+// Folder is a folder that receives many trees, each in a sub-folder of its
+// own (one per site), with Write's guarantees for each. Open lists it once
+// for what killed builds left there, so that a batch of n sites reads it
+// once and not n times: a folder of 10,000 site folders takes about 10 ms
+// to list, 100 s for a batch that listed it per site.
+type Folder struct {
+	path string
+	// leftovers are the temporary folders Open found, by the name of the
+	// sub-folder they belong to (see tempPrefix).
+	leftovers map[string][]string
+}
+
+// Open creates the folder path if it does not exist and lists the temporary
+// folders that builds left in it. A build killed after Open is cleaned up
+// after by the next one, as it would be anyway.
+func Open(path string) (*Folder, error) {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	f := &Folder{path: path, leftovers: map[string][]string{}}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, ".") {
+			continue
+		}
+		// ".<base>.tmp-…", where base may contain ".tmp-" itself: file
+		// the folder under every base it may belong to.
+		for i := 1; i < len(name); i++ {
+			if strings.HasPrefix(name[i:], ".tmp-") {
+				base := name[1:i]
+				f.leftovers[base] = append(f.leftovers[base], name)
+			}
+		}
+	}
+	return f, nil
+}
+
+// Write replaces the sub-folder base of f with exactly the files of tree,
+// as the package's Write does. Writes of different sub-folders may run
+// concurrently.
+func (f *Folder) Write(base string, tree map[string][]byte) (err error) {
+	if err := checkPaths(tree); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, tempPrefix(base)+strconv.Itoa(os.Getpid())+"-")
+	if err := removeLeftovers(f.path, base, f.leftovers[base]); err != nil {
+		return err
+	}
+	dir := filepath.Join(f.path, base)
+	tmp, err := os.MkdirTemp(f.path, tempPrefix(base)+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return err
 	}
@@ -73,19 +126,15 @@ func Write(dir string, tree map[string][]byte) (err error) {
 // leftovers from a running build's work.
 func tempPrefix(base string) string { return "." + base + ".tmp-" }
 
-// removeLeftovers removes the temporary folders of base that builds killed
-// half-way left in parent. A folder whose writer is still running (another
-// build of the same site) is left alone; a name without a process id
-// (written by an older odbackup) is a leftover too.
-func removeLeftovers(parent, base string) error {
-	entries, err := os.ReadDir(parent)
-	if err != nil {
-		return err
-	}
+// removeLeftovers removes the temporary folders of base (names, found in
+// parent by Open) that builds killed half-way left. A folder whose writer
+// is still running (another build of the same site) is left alone; a name
+// without a process id (written by an older odbackup) is a leftover too.
+func removeLeftovers(parent, base string, names []string) error {
 	prefix := tempPrefix(base)
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || !e.IsDir() {
+	for _, name := range names {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok {
 			continue
 		}
 		if pidText, _, ok := strings.Cut(rest, "-"); ok {
@@ -93,8 +142,8 @@ func removeLeftovers(parent, base string) error {
 				continue
 			}
 		}
-		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
-			return fmt.Errorf("removing %s, left by a build that did not finish: %w", e.Name(), err)
+		if err := os.RemoveAll(filepath.Join(parent, name)); err != nil {
+			return fmt.Errorf("removing %s, left by a build that did not finish: %w", name, err)
 		}
 	}
 	return nil

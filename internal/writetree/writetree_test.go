@@ -150,6 +150,39 @@ func TestWriteRemovesLeftovers(t *testing.T) {
 	}
 }
 
+// TestFolderRemovesLeftovers: a Folder lists its leftovers once, and its
+// writes remove them as Write does, sub-folder by sub-folder (one whose
+// name contains ".tmp-" too); another sub-folder's stay.
+func TestFolderRemovesLeftovers(t *testing.T) {
+	parent := t.TempDir()
+	leftovers := []string{".a.tmp-4194305-1", ".a.tmp-b.tmp-4194305-2", ".c.tmp-4194305-3"}
+	for _, d := range leftovers {
+		if err := os.Mkdir(filepath.Join(parent, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := Open(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, base := range []string{"a", "a.tmp-b"} {
+		if err := f.Write(base, map[string][]byte{"f": []byte(base + "\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var left []string
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if want := []string{".c.tmp-4194305-3", "a", "a.tmp-b"}; !slices.Equal(left, want) {
+		t.Fatalf("after writing a and a.tmp-b: %v, want %v", left, want)
+	}
+	if got := readTree(t, filepath.Join(parent, "a.tmp-b")); got["f"] != "a.tmp-b\n" {
+		t.Fatalf("a.tmp-b holds %v", got)
+	}
+}
+
 // TestWriteNeverMissing: while a site folder is replaced over and over, a
 // reader never finds it missing (the swap is one atomic exchange).
 func TestWriteNeverMissing(t *testing.T) {
