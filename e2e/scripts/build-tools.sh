@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-tools.sh: builds the pinned server and client binaries the end-to-end
-# tests run (kube-apiserver, kubectl, etcd, versitygw, restic) from the tool
+# tests run (kube-apiserver, kubectl, etcd, versitygw, restic, rclone) from the tool
 # modules in e2e/tools/*, and copies the CSI snapshot CRDs next to them.
 #
 # The result lives outside the repository, in a cache directory keyed by a
@@ -58,7 +58,7 @@ fi
 
 cache=${ODBACKUP_E2E_CACHE:-${HOME:?}/.cache/odbackup-e2e}
 out=$cache/$key
-binaries=(kube-apiserver kubectl etcd versitygw restic)
+binaries=(kube-apiserver kubectl etcd versitygw restic rclone)
 
 warm() {
 	[[ -f $out/complete ]] || return 1
@@ -105,6 +105,8 @@ build kubernetes kubectl k8s.io/kubernetes/cmd/kubectl "$K8S_LDFLAGS"
 build etcd etcd go.etcd.io/etcd/server/v3
 build versitygw versitygw github.com/versity/versitygw/cmd/versitygw "-X main.Version=v1.8.0"
 build restic restic github.com/restic/restic/cmd/restic
+# rclone's version suffix defaults to "DEV"; the release builds set it empty.
+build rclone rclone github.com/rclone/rclone "-X github.com/rclone/rclone/fs.VersionSuffix="
 
 # The CRDs ship inside the snapshotter client module (config/crd is not a Go
 # package, so it cannot be embedded); copy the three snapshot CRDs out of the
@@ -117,6 +119,7 @@ chmod -R u+w "$tmp/crds"
 
 "$tmp/bin/kube-apiserver" --version >&2
 "$tmp/bin/restic" version >&2
+"$tmp/bin/rclone" version | head -n 1 >&2
 date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/complete"
 rm -rf "$out"
 mv "$tmp" "$out"

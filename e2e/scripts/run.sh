@@ -20,7 +20,7 @@ export GO
 
 # What the servers and the tests use from Debian.
 # chromium: e2e/browser opens the HTML export of odbackup docs in it.
-packages=(mariadb-server mariadb-client redis-server slapd ldap-utils rclone shellcheck curl openssl busybox chromium)
+packages=(mariadb-server mariadb-client redis-server slapd ldap-utils shellcheck curl openssl busybox chromium)
 [[ -x ${ODBACKUP_E2E_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb ]] || packages+=(postgresql-15)
 
 t0=$SECONDS

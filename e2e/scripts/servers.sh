@@ -354,7 +354,7 @@ write_env() {
 	local f=$DIR/env.sh
 	{
 		echo "# Written by e2e/scripts/servers.sh start; source it before the e2e tests."
-		echo "unset AWS_CA_BUNDLE  # breaks rclone 1.60's S3 client"
+		echo "unset AWS_CA_BUNDLE  # the sandbox's CA bundle is not the tests' business (it broke rclone 1.60)"
 		local kv
 		for kv in \
 			"ODBACKUP_E2E_DIR=$DIR" \
