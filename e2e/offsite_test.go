@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // The off-site copy of a volume (issue 14) against the API server: the
@@ -33,12 +35,19 @@ type offsiteFixture struct {
 	s        *Site
 	step     *Container
 	snapshot string
+	// scratch, when set, runs the copy pod's script as the user and
+	// groups its securityContext names (see asPod), with what it needs
+	// under scratch.
+	scratch string
 }
 
 func newOffsiteFixture(t *testing.T, ready bool) *offsiteFixture {
 	e := Setup(t)
 	s := e.BuildSite(t, SiteSpec{Apps: []string{"xwiki"}})
 	step := s.Offsite(t, offsiteStore)
+	// The API server's PodSecurity admission refuses a copy pod that is
+	// not "restricted" (the step creates it as a Pod).
+	e.MustKubectl(t, "", "label", "namespace", s.Namespace, "pod-security.kubernetes.io/enforce=restricted")
 	s.Apply(t)
 	claim := "xwiki-data-xwiki-0"
 	e.MustApply(t, s.Namespace, `apiVersion: v1
@@ -129,7 +138,11 @@ func (f *offsiteFixture) controllers(t *testing.T, source string, extra map[stri
 	for k, v := range extra {
 		env[k] = v
 	}
-	r := c.Run(t, env)
+	cmd := c.Cmd(t, env)
+	if f.scratch != "" {
+		cmd = asPod(t, cmd, pod.Spec.SecurityContext, f.scratch)
+	}
+	r := Run(t, cmd)
 	*copyResult = &r
 	phase := "Succeeded"
 	if !r.OK() {
@@ -231,17 +244,150 @@ func treeOf(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// asPod makes cmd run as the user and groups of a pod's securityContext,
+// as the kubelet starts its containers: setpriv with runAsUser, runAsGroup
+// and, as supplementary groups, fsGroup and supplementalGroups. HOME,
+// TMPDIR, the restic cache and the kubeconfig move to a directory of that
+// user under scratch, and restic and kubectl are linked into scratch/bin:
+// the test's own are under root's home, which other users cannot enter.
+// Only root can switch users (the e2e servers need root anyway).
+func asPod(t *testing.T, cmd Cmd, sc *corev1.PodSecurityContext, scratch string) Cmd {
+	t.Helper()
+	if sc == nil || sc.RunAsUser == nil || sc.RunAsGroup == nil {
+		t.Fatalf("the pod's securityContext names no user and group: %+v", sc)
+	}
+	uid, gid := int(*sc.RunAsUser), int(*sc.RunAsGroup)
+	var groups []string
+	if sc.FSGroup != nil {
+		groups = append(groups, fmt.Sprint(*sc.FSGroup))
+	}
+	for _, g := range sc.SupplementalGroups {
+		groups = append(groups, fmt.Sprint(g))
+	}
+	home, err := os.MkdirTemp(scratch, "home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(scratch, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := cmd.Env["PATH"]
+	for _, tool := range []string{"restic", "kubectl"} {
+		dst := filepath.Join(bin, tool)
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		src := MustRun(t, Cmd{Args: []string{"sh", "-c", "command -v " + tool}, Env: map[string]string{"PATH": path}})
+		MustRun(t, Cmd{Args: []string{"cp", strings.TrimSpace(src), dst}})
+	}
+	env := maps.Clone(cmd.Env)
+	env["PATH"] = bin + ":" + path
+	env["HOME"], env["TMPDIR"] = home, home
+	if _, ok := env["RESTIC_CACHE_DIR"]; ok {
+		env["RESTIC_CACHE_DIR"] = filepath.Join(home, "cache")
+	}
+	if kc := env["KUBECONFIG"]; kc != "" {
+		if data, err := os.ReadFile(kc); err == nil {
+			env["KUBECONFIG"] = filepath.Join(home, "kubeconfig")
+			if err := os.WriteFile(env["KUBECONFIG"], data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := filepath.WalkDir(home, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"setpriv", fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", gid), "--clear-groups"}
+	if len(groups) > 0 {
+		args[3] = "--groups=" + strings.Join(groups, ",")
+	}
+	cmd.Args = append(append(args, "--"), cmd.Args...)
+	cmd.Env, cmd.Dir = env, home
+	cmd.Desc = fmt.Sprintf("(as %d:%d, groups %v) %s", uid, gid, groups, cmd.Desc)
+	return cmd
+}
+
+// chownTree gives every entry under dir (and dir) to uid:gid.
+func chownTree(t *testing.T, dir string, uid, gid int) {
+	t.Helper()
+	if err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestOffsiteRoundTrip: the step clones the store's snapshot (class and
 // size of the live claim), the copy pod stores the clone's files in restic
 // for the store and the site, the step deletes the clone and the pod; the
 // restore Job then puts the files back into a claim's directory exactly:
 // content, modes, owners, symbolic links, empty directories, awkward
 // names, and nothing that was not in the backup.
+//
+// Owners: the copy pod and the restore Job run as XWiki's user and groups
+// (catalog: 100, 101, fsGroup 101), and the API server admits both under
+// Pod Security "restricted". Run as root, the test runs their scripts as
+// those ids (asPod): the volume's files are XWiki's, one belongs to
+// another user and is readable only through the group; the copy reads
+// them all, and the restore gives back every owner and group it may (its
+// own user, its groups) and makes the foreign file XWiki's, as the runbook
+// says. Not run as root, it cannot switch users and compares the tree as
+// before (one user owns everything).
 func TestOffsiteRoundTrip(t *testing.T) {
 	t.Parallel()
 	f := newOffsiteFixture(t, true)
-	src := t.TempDir()
+	restore := f.s.Restore(t, offsiteStore, "offsite-copy")
+	sc := restore.Pod.SecurityContext
+	if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != 100 || sc.RunAsGroup == nil || *sc.RunAsGroup != 101 || sc.FSGroup == nil || *sc.FSGroup != 101 {
+		t.Fatalf("the restore Job does not run as XWiki's user 100, group 101, fsGroup 101: %+v", sc)
+	}
+	// A Job's pods are only admitted when they are created; a server-side
+	// dry run of its pod stands in for the controller.
+	podJSON, err := json.Marshal(corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "restore-pod-check"}, Spec: restore.Pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.e.KubectlCmd(t, string(podJSON), "create", "--namespace", f.s.Namespace, "--dry-run=server", "-f", "-"); !r.OK() {
+		t.Fatalf("the API server refuses the restore Job's pod in a restricted namespace:\n%s", r)
+	}
+
+	asRoot := os.Geteuid() == 0
+	base := t.TempDir()
+	if asRoot {
+		var err error
+		if base, err = os.MkdirTemp("", "odbackup-offsite-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(base) })
+		if err := os.Chmod(base, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f.scratch = base
+	} else {
+		t.Log("not root: the scripts run as this test's user, owners are not switched")
+	}
+	src := filepath.Join(base, "src")
 	awkwardTree(t, src)
+	const foreign = "foreign.txt"
+	if asRoot {
+		chownTree(t, src, 100, 101)
+		if err := os.WriteFile(filepath.Join(src, foreign), []byte("another user's file, readable by the group\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Lchown(filepath.Join(src, foreign), 4242, 101); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r, copied := f.run(t, nil, src, nil)
 	if !r.OK() {
 		t.Fatalf("the off-site copy failed:\n%s\ncopy pod: %v", r, copied)
@@ -255,16 +401,41 @@ func TestOffsiteRoundTrip(t *testing.T) {
 		t.Fatalf("want one restic snapshot of %s at host %s, have %d", offsiteStore, f.s.Name, len(snaps))
 	}
 
-	restore := f.s.Restore(t, offsiteStore, "offsite-copy")
 	workload := regexpFind(t, `k get ((?:statefulset|deployment)/[a-z0-9-]+) --output=jsonpath='\{\.spec\.replicas\}`, restore.Script())
 	_, name, _ := strings.Cut(workload, "/")
 	f.e.MustApply(t, f.s.Namespace, statefulSet(name, 0))
-	dst := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dst, "stale.txt"), []byte("not in the backup\n"), 0o644); err != nil {
+	// The claim to restore into, as the kubelet hands it to a pod with
+	// fsGroup 101: its root and files of group 101, group-writable, the
+	// root setgid.
+	dst := filepath.Join(base, "dst")
+	if err := os.Mkdir(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	restore.MustRun(t, map[string]string{"ODBACKUP_SOURCE": src, "ODBACKUP_DATA_DIR": dst})
+	if err := os.WriteFile(filepath.Join(dst, "stale.txt"), []byte("not in the backup\n"), 0o664); err != nil {
+		t.Fatal(err)
+	}
+	cmd := restore.Cmd(t, map[string]string{"ODBACKUP_SOURCE": src, "ODBACKUP_DATA_DIR": dst})
+	if asRoot {
+		chownTree(t, dst, 0, 101)
+		if err := os.Chmod(dst, 0o2775); err != nil {
+			t.Fatal(err)
+		}
+		cmd = asPod(t, cmd, sc, base)
+	}
+	if res := Run(t, cmd); !res.OK() {
+		t.Fatalf("the restore failed:\n%s", res)
+	} else if asRoot && !strings.Contains(res.Stdout, "as user 100, group 101") {
+		t.Errorf("the restore does not say it runs as user 100, group 101:\n%s", res.Stdout)
+	}
 	want, got := treeOf(t, src), treeOf(t, dst)
+	if asRoot {
+		// A restricted pod cannot give a file to another user: the
+		// foreign file comes back the restoring user's, with its group.
+		if !strings.Contains(want[foreign], "uid=4242 gid=101") {
+			t.Fatalf("the foreign file is not 4242:101 in the source: %q", want[foreign])
+		}
+		want[foreign] = strings.Replace(want[foreign], "uid=4242", "uid=100", 1)
+	}
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range want {
 			if !yield(k) {

@@ -182,3 +182,46 @@ func TestInferredFactsAreListedInTheREADME(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeOwnersHaveSources fails when a volume that can be backed up
+// says nothing about the user its app runs as (the off-site copy reads, and
+// its restore writes, as that user), when a volume that names a user,
+// group or fsGroup does not say where it comes from, or has no source file
+// that shows a securityContext, and when an app that runs as root also
+// names a user.
+func TestVolumeOwnersHaveSources(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dist := range sourcedDistributions {
+		cat := s.Catalog(dist)
+		for _, id := range cat.AppIDs() {
+			for _, st := range cat.Apps[id].SortedStores() {
+				if st.Kind != "pvc" {
+					continue
+				}
+				c := st.Connection
+				named := c.RunAsUser != 0 || c.RunAsGroup != 0 || c.FSGroup != 0 || c.RunAsRoot
+				switch {
+				case st.Backup != "never" && c.Owner == "":
+					t.Errorf("%s %s: a volume that can be backed up, but its connection's owner does not say whose its files are", dist, st.ID)
+				case named && c.Owner == "":
+					t.Errorf("%s %s: names a user, group or fsGroup without saying where they come from", dist, st.ID)
+				case c.RunAsRoot && c.RunAsUser != 0:
+					t.Errorf("%s %s: runs as root and as user %d", dist, st.ID, c.RunAsUser)
+				}
+				if !named {
+					continue
+				}
+				shown := false
+				for _, src := range st.Sources {
+					shown = shown || strings.Contains(src.Shows, "runAsUser") || strings.Contains(src.Shows, "fsGroup")
+				}
+				if !shown {
+					t.Errorf("%s %s: no source of the store shows the securityContext it names", dist, st.ID)
+				}
+			}
+		}
+	}
+}

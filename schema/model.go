@@ -165,12 +165,20 @@ type Connection struct {
 	Container       string        `json:"container,omitempty"`
 	DataDir         string        `json:"dataDir,omitempty"`
 	Name            string        `json:"name,omitempty"`
-	// FSGroup owns a Redis server's files; a restore writes as a member.
+	// FSGroup owns a Redis server's files, or is the fsGroup of the pod
+	// that mounts a volume; a restore writes as a member.
 	FSGroup int `json:"fsGroup,omitempty"`
-	// RunAsUser and RunAsGroup own a volume's files where the chart sets
-	// them; 0 when neither catalog nor policy knows.
+	// RunAsUser and RunAsGroup are the user and group a volume's app runs
+	// as where the chart sets them; 0 when neither catalog nor policy
+	// knows (or the app runs as root).
 	RunAsUser  int `json:"runAsUser,omitempty"`
 	RunAsGroup int `json:"runAsGroup,omitempty"`
+	// RunAsRoot: the volume's app runs as uid 0, which a restricted
+	// restore pod cannot.
+	RunAsRoot bool `json:"runAsRoot,omitempty"`
+	// Owner says where a volume's RunAsUser, RunAsGroup and FSGroup come
+	// from, or why there are none.
+	Owner string `json:"owner,omitempty"`
 }
 
 // SecretKeyRef names one key of one Secret in the site's namespace.

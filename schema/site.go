@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"sort"
@@ -241,9 +242,16 @@ func resolveConnection(st *Store, services Services, override *Connection) Conne
 		}
 		if o.RunAsUser != 0 {
 			c.RunAsUser = o.RunAsUser
+			c.RunAsRoot = false
 		}
 		if o.RunAsGroup != 0 {
 			c.RunAsGroup = o.RunAsGroup
+		}
+		if st.Kind == "pvc" && (o.RunAsUser != 0 || o.RunAsGroup != 0 || o.FSGroup != 0) {
+			c.Owner = fmt.Sprintf("set in the site's policy, stores.%q.connection", st.ID)
+			if st.Connection.Owner != "" {
+				c.Owner += "; the catalog says: " + st.Connection.Owner
+			}
 		}
 		if o.PasswordSecret != nil {
 			c.PasswordSecret = o.PasswordSecret

@@ -34,11 +34,12 @@ import (
 // (get, delete) and a leftover of a killed run is removed before the next
 // run starts; the CronJob's concurrencyPolicy Forbid keeps two runs apart.
 //
-// The copy runs as the volume's owner (runAsUser, runAsGroup of the
+// The copy runs as the app's user and group (runAsUser, runAsGroup of the
 // store's connection, from the catalog where the chart sets them, or from
-// the policy): a restricted pod cannot read another user's files, and
-// restic records every file's owner, group and mode as it finds them. A
-// file the copy cannot read makes restic exit 3, which fails the step.
+// the policy), with the app's fsGroup as a supplemental group: a
+// restricted pod cannot read another user's files, and restic records
+// every file's owner, group and mode as it finds them. A file the copy
+// cannot read makes restic exit 3, which fails the step.
 type offsiteCopy struct{ Restic }
 
 // methodOffsiteCopy names the kind.
@@ -102,15 +103,23 @@ func (offsiteCopy) RestoreScript(_ *manifest.Builder, r *RestoreJob) string {
 	return offsiteRestoreScript(r)
 }
 
-// restorePod mounts the claim to restore into and writes as its owner, so
-// the files get the owner and group the app needs (a restricted pod cannot
-// chown); restic sets the modes.
+// restorePod mounts the claim to restore into and runs as the app's pod
+// does: its user, its group and its fsGroup. A restricted pod cannot give
+// a file to another user, but restic restore gives each file the owner and
+// group the backup recorded wherever the process may (its own user, a
+// group it is a member of), so the files the app owned come back the
+// app's; restic sets the modes. The fsGroup is the one the app's own pod
+// applies to the claim whenever it mounts it, so setting it here changes
+// nothing the app would not.
 func (offsiteCopy) RestorePod(st *plan.Step, pod *corev1.PodSpec) {
 	c := st.Store.Connection
 	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Claim},
 	}})
 	setOwner(pod.SecurityContext, c)
+	if c.FSGroup != 0 {
+		pod.SecurityContext.FSGroup = ptr.To(int64(c.FSGroup))
+	}
 }
 
 func (offsiteCopy) RestoreRules(_ *RestoreJob, _ RestoreRule, stopped func()) { stopped() }
@@ -137,18 +146,70 @@ func (offsiteCopy) RunbookSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp
 	}
 	m.Para("Skip this step when the volume restore from a VolumeSnapshot above worked. Use it when the VolumeSnapshots of %s are lost with the storage they lived on, or are older than the copy you need: every night the backup also cloned the newest snapshot and copied its files into restic %s, off the cluster.",
 		markdown.Code(c.Claim), markdown.Code(st.Target.Restic.Repository))
-	m.Para("What the Job does: it checks that %s has 0 replicas, mounts the claim %s and restores the files of the chosen restic snapshot into it with %s: files that are not in the backup are removed, the others get the backup's content and modes. Symbolic links and empty directories come back as they were. The Job runs as %s, and the files it writes are theirs: a restricted pod cannot give files to anyone else.",
-		workload, markdown.Code(c.Claim), markdown.Code("restic restore --delete"), ownerWords(c))
+	m.Para("What the Job does: it checks that %s has 0 replicas, mounts the claim %s and restores the files of the chosen restic snapshot into it with %s: files that are not in the backup are removed, the others get the backup's content and modes. Symbolic links and empty directories come back as they were.",
+		workload, markdown.Code(c.Claim), markdown.Code("restic restore --delete"))
+	ref := ""
+	if r.Stopped != nil {
+		ref = shell.WorkloadRef(*r.Stopped)
+	}
+	ownerPara(rb, m, st, ref)
 	m.Para("When the claim is lost too, let the app's chart create it again (deploy the app, then stop its workload), then run the Job. To restore into a new claim instead, create it, change the Job's %s to its name and run the Job.", markdown.Code("claimName"))
 	rb.ApplyCommands(m, r)
 }
 
-// ownerWords names a volume's owner for the runbook.
+// ownerWords names the user and groups the restore Job runs as.
 func ownerWords(c schema.Connection) string {
+	user := fmt.Sprintf("user %d, group %d", c.RunAsUser, ownerGroup(c))
 	if c.RunAsUser == 0 {
-		return fmt.Sprintf("user and group %d, odbackup's own, because neither the catalog nor the policy names the volume's owner (set the store's %s in the policy, rebuild and use the new Job, if the app runs as another user)", manifest.RunAsUser, markdown.Code("connection: {runAsUser, runAsGroup}"))
+		user = fmt.Sprintf("user %d, group %d, odbackup's own", manifest.RunAsUser, ownerGroup(c))
 	}
-	return fmt.Sprintf("user %d, group %d, the volume's owner", c.RunAsUser, ownerGroup(c))
+	if c.FSGroup != 0 {
+		user += fmt.Sprintf(", fsGroup %d", c.FSGroup)
+	}
+	return user
+}
+
+// ownerPara says whose the restored files are: the app's where the
+// catalog or the policy names its user; odbackup's own for an app that
+// runs as root, with how to give them back; otherwise how the operator
+// finds the app's user and where it goes.
+func ownerPara(rb Runbook, m *markdown.Doc, st *plan.Step, workload string) {
+	c := st.Store.Connection
+	lsLong := markdown.Code("restic ls --long")
+	switch {
+	case c.RunAsUser != 0:
+		from := ""
+		if c.Owner != "" {
+			from = " (" + c.Owner + ")"
+		}
+		m.Para("The Job runs as %s, as the app's pod does%s. restic gives every file the owner and group the backup recorded wherever the Job may: files of user %d in a group the Job is a member of come back exactly. A file the backup recorded with another owner (root's, another user's) comes back as user %d's; %s of the snapshot lists the recorded owners.",
+			ownerWords(c), from, c.RunAsUser, c.RunAsUser, lsLong)
+		return
+	case c.RunAsRoot:
+		chown := markdown.Code("chown")
+		if workload != "" {
+			chown = markdown.Code(rb.Kubectl("exec " + workload + " -- chown"))
+		}
+		m.Para("The app runs as root (%s). A Pod Security \"restricted\" pod cannot run as root, so the Job runs as %s: every file it restores is user %d's, with its recorded group where the Job is a member of it. After the Job, give the files back to the owners the backup recorded (%s of the snapshot lists them) with %s from the app's own container, which runs as root, then restart the app.",
+			c.Owner, ownerWords(c), manifest.RunAsUser, lsLong, chown)
+		return
+	}
+	why := "neither the catalog nor the site's policy names the app's user"
+	if c.Owner != "" {
+		why += " (" + c.Owner + ")"
+	}
+	m.Para("The Job runs as %s, because %s: the files it writes are user %d's, and the app may not be able to read or write them. Before you run it, find the user and group the app runs as and put them into the site's policy.",
+		ownerWords(c), why, manifest.RunAsUser)
+	if workload != "" && len(st.Store.Paths) > 0 {
+		m.Para("The workload's securityContext, and the owners of the files as the app keeps them (while it runs):")
+		m.CodeBlock("sh", rb.Kubectl(fmt.Sprintf(`get %s --output=jsonpath='{.spec.template.spec.securityContext}{"\n"}{range .spec.template.spec.containers[*]}{.name}: {.securityContext}{"\n"}{end}'`, workload))+"\n"+
+			rb.Kubectl(fmt.Sprintf("exec %s -- stat -c '%%u:%%g %%a %%n' %s", workload, strings.Join(st.Store.Paths, " "))))
+	} else {
+		m.Para("Read them in the securityContext of the pod that mounts the claim (%s), or as the numbers %s shows in its mount path.",
+			markdown.Code(rb.Kubectl("get pods --output=yaml")), markdown.Code("stat -c '%u:%g'"))
+	}
+	m.Para("Where the securityContext names no user, the image's user decides: the owners %s shows (or %s of the snapshot lists) are the ones to use. Set them as runAsUser, runAsGroup and (if the pod sets one) fsGroup of %s in the site's policy, run %s and apply the new Job. User 0 (root) cannot be set: a Pod Security \"restricted\" pod cannot run as root, so for an app that runs as root the Job writes the files as user %d, and the app's own container (it runs as root) gives them back to their owners after the restore.",
+		markdown.Code("stat"), lsLong, markdown.Code(fmt.Sprintf(`stores: %q: connection`, st.Store.ID)), markdown.Code("odbackup build"), manifest.RunAsUser)
 }
 
 func (offsiteCopy) BackupWay(_ Runbook, st *plan.Step, when string) string {
@@ -171,21 +232,25 @@ func copyPodName(st *plan.Step) string {
 	return plan.DNSName(63, "odbackup-copy", st.Store.Connection.Claim)
 }
 
-// setOwner runs a pod as a volume's owner where it is known.
+// setOwner runs a pod as the app's user and group where they are known
+// (odbackup's own user otherwise).
 func setOwner(sc *corev1.PodSecurityContext, c schema.Connection) {
 	if c.RunAsUser != 0 {
 		sc.RunAsUser = ptr.To(int64(c.RunAsUser))
-		sc.RunAsGroup = ptr.To(int64(ownerGroup(c)))
 	}
+	sc.RunAsGroup = ptr.To(int64(ownerGroup(c)))
 }
 
-// ownerGroup is the volume's group; charts that set only a user run with
-// that user's number as group too.
+// ownerGroup is the group the app runs as; without one, the user's number
+// (odbackup's own user's without a user).
 func ownerGroup(c schema.Connection) int {
-	if c.RunAsGroup != 0 {
+	switch {
+	case c.RunAsGroup != 0:
 		return c.RunAsGroup
+	case c.RunAsUser != 0:
+		return c.RunAsUser
 	}
-	return c.RunAsUser
+	return manifest.RunAsUser
 }
 
 // Placeholders the step's script fills in at run time; the manifests are
@@ -226,7 +291,14 @@ func copyPodManifest(g *manifest.Builder, st *plan.Step) []byte {
 	labels[manifest.LabelJob] = st.Job.Name
 	env := append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir), manifest.Literal("ODBACKUP_SOURCE", offsiteMountDir)}, manifest.ResticEnv(st.Target)...)
 	sc := manifest.PodSecurityContext()
-	setOwner(sc, st.Store.Connection)
+	c := st.Store.Connection
+	setOwner(sc, c)
+	// The app's fsGroup as a supplemental group reads what the app's pod
+	// made group-readable; not as fsGroup, which would have the kubelet
+	// change the clone's files before restic records their owners.
+	if c.FSGroup != 0 && c.FSGroup != ownerGroup(c) {
+		sc.SupplementalGroups = []int64{int64(c.FSGroup)}
+	}
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: copyPodName(st), Labels: labels,
