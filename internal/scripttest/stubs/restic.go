@@ -257,6 +257,10 @@ func (s *stub) restic() int {
 		fmt.Fprintln(os.Stderr, "Fatal: wrong password or no key found")
 		return 12
 	}
+	if who := appendOnly(s.dir); who != "" && deletes(r) {
+		fmt.Fprintf(os.Stderr, "Fatal: restic %s: removing files from the repository failed: 403 Forbidden (the stub's server keeps %s from deleting anything but locks/)\n", r.Sub, who)
+		return 1
+	}
 	snaps, err := rp.Snapshots()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -280,6 +284,47 @@ func (s *stub) restic() int {
 		return 127
 	}
 	return 0
+}
+
+// AppendOnlyFile (in the state directory) lists, one a line, credentials
+// the stub's server treats as append-only: it refuses them every delete but
+// of restic's locks/, as an S3 policy that grants s3:DeleteObject only on
+// <repository>/locks/* or a rest-server run with --append-only do. A line
+// is an S3 access key id (AWS_ACCESS_KEY_ID), a REST user
+// (RESTIC_REST_USERNAME) or a repository URL (RESTIC_REPOSITORY).
+const AppendOnlyFile = "restic-append-only"
+
+// appendOnly is the credential of this call that the server treats as
+// append-only, or "".
+func appendOnly(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, AppendOnlyFile))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, env := range []string{"AWS_ACCESS_KEY_ID", "RESTIC_REST_USERNAME", "RESTIC_REPOSITORY"} {
+			if v := os.Getenv(env); line != "" && v == line {
+				return env + "=" + v
+			}
+		}
+	}
+	return ""
+}
+
+// deletes tells whether a restic 0.18 call removes repository files other
+// than locks: forget and prune (snapshots, packs, indexes), tag and rewrite
+// (they save a new snapshot file and remove the old one: cmd_tag.go,
+// cmd_rewrite.go call RemoveUnpacked on the snapshot), key remove and key
+// passwd, repair. unlock, backup, check, cat, snapshots, dump and restore
+// create and remove only their own locks.
+func deletes(r ResticArgs) bool {
+	switch r.Sub {
+	case "forget", "prune", "tag", "rewrite", "repair":
+		return true
+	case "key":
+		return len(r.Args) > 0 && (r.Args[0] == "remove" || r.Args[0] == "passwd")
+	}
+	return false
 }
 
 // resticBackup stores the output of the command after "--"
