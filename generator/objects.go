@@ -110,7 +110,10 @@ func (g *generation) backupCronJob(j *Job) *batchv1.CronJob {
 
 func (g *generation) maintenanceCronJob(m *MaintenanceJob) *batchv1.CronJob {
 	pol := g.Plan.Site.Policy
-	pod := g.resticPod(m.Name, maintenanceScript(m, pol.Site, pol.Maintenance.ReadDataSubset), &m.Target)
+	// The maintenance deletes: it opens the repository with the target's
+	// maintenance credentials where it has some (schema.Target.ForMaintenance).
+	t := m.Target.ForMaintenance()
+	pod := g.resticPod(m.Name, maintenanceScript(m, pol.Site, pol.Maintenance.ReadDataSubset), &t)
 	return g.cronJob(m.Name, "", m.Schedule, maintenanceDeadlineSeconds,
 		map[string]string{annotTarget: m.TargetName}, pod)
 }
@@ -121,7 +124,8 @@ const annotTarget = "odbackup.io/target"
 
 // resticPod runs one script in the restic image with the target's
 // repository environment, as the ServiceAccount account: the maintenance
-// and the creation of a repository.
+// and the creation of a repository, both with the target as
+// schema.Target.ForMaintenance gives it.
 func (g *generation) resticPod(account, script string, t *schema.Target) corev1.PodSpec {
 	pol := g.Plan.Site.Policy
 	return corev1.PodSpec{

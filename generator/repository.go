@@ -30,7 +30,11 @@ func (g *generation) repositoryInitJob(m *MaintenanceJob) *batchv1.Job {
 	podLabels := manifest.ObjectLabels(pol.Site, "")
 	name := shell.RepositoryInitJob(m.TargetName)
 	podLabels[manifest.LabelJob] = name
-	pod := g.resticPod(name, shell.ResticInitScript(m.TargetName), &m.Target)
+	// restic init creates the bucket of an s3: repository when it is
+	// missing, a right the backups' key needs not have: the maintenance's
+	// credentials, where the target has some, create the repository.
+	t := m.Target.ForMaintenance()
+	pod := g.resticPod(name, shell.ResticInitScript(m.TargetName), &t)
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{

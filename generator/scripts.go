@@ -13,6 +13,7 @@ import (
 // and reads back a subset of the data.
 func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 	b := shell.ResticOpenScript(m.TargetName, "odbackup: restic maintenance of target "+m.TargetName)
+	b.WriteString(resticForgetFunc)
 	// forget and prune take an exclusive lock, which any stale lock
 	// blocks; one key derivation more does not matter here.
 	b.WriteString("restic unlock\n")
@@ -23,18 +24,41 @@ func maintenanceScript(m *MaintenanceJob, site, subset string) string {
 		}
 		seen[s.Store.ID] = true
 		r := s.Retention
-		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d --keep-tag=%s\n",
+		fmt.Fprintf(b, "restic_forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-daily=%d --keep-weekly=%d --keep-monthly=%d --keep-tag=%s\n",
 			shell.Quote(site), shell.Quote("store="+s.Store.ID), r.Daily, r.Weekly, r.Monthly, shell.PreUpgradeTag)
 		// The newest pre-upgrade backup of each file stays until the next
 		// upgrade's replaces it: a failed upgrade is rolled back from it,
 		// however long the upgrade took.
-		fmt.Fprintf(b, "restic forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-last=1\n",
+		fmt.Fprintf(b, "restic_forget --retry-lock=1h --host=%s --tag=%s --group-by=host,paths --keep-last=1\n",
 			shell.Quote(site), shell.Quote("store="+s.Store.ID+","+shell.PreUpgradeTag))
 	}
 	b.WriteString("restic prune --retry-lock=1h\n")
 	fmt.Fprintf(b, "restic check --retry-lock=1h --read-data-subset=%s\n", shell.Quote(subset))
 	return b.String()
 }
+
+// resticForgetFunc defines restic_forget, which the maintenance calls
+// instead of restic forget. restic 0.18.1 forget reports a snapshot it
+// could not remove ("unable to remove snapshot/<id> from the
+// repository") and still exits 0 (cmd/restic/cmd_forget.go ignores
+// ParallelRemove's errors); the prune after it then finds nothing to
+// delete and succeeds too. With credentials that may not delete (the
+// backups' append-only key in the maintenance's Secret by mistake) the
+// maintenance would be green every week and keep every snapshot forever.
+// restic_forget fails instead, saying why.
+const resticForgetFunc = `restic_forget() {
+	said="${TMPDIR:-/tmp}/odbackup-forget.err"
+	rc=0
+	restic forget "$@" 2>"$said" || rc=$?
+	cat "$said" >&2
+	if [ "$rc" -eq 0 ] && grep -q '^unable to remove snapshot/' "$said"; then
+		echo "odbackup: restic forget could not remove the snapshots it forgot (above): the maintenance's credentials may not delete in $RESTIC_REPOSITORY (are they the backups' append-only ones?)" >&2
+		rc=1
+	fi
+	rm -f "$said"
+	return "$rc"
+}
+`
 
 // A backup job's pod runs its steps as init containers, in order, and
 // Kubernetes stops a pod at its first failing init container. So that one

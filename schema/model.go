@@ -276,6 +276,51 @@ type ResticTarget struct {
 	PasswordSecret  SecretKeyRef     `json:"passwordSecret"`
 	S3Credentials   *S3Credentials   `json:"s3Credentials,omitempty"`
 	RESTCredentials *RESTCredentials `json:"restCredentials,omitempty"`
+	// Maintenance, when set, is how the maintenance and the repository's
+	// init Job reach the repository; the backups, restores and drills
+	// keep the credentials above.
+	Maintenance *ResticMaintenance `json:"maintenance,omitempty"`
+}
+
+// ResticMaintenance gives a target's maintenance credentials (and a URL) of
+// its own.
+type ResticMaintenance struct {
+	// CredentialsSecret holds the maintenance's credentials under the keys
+	// S3Credentials or RESTCredentials name.
+	CredentialsSecret string `json:"credentialsSecret,omitempty"`
+	// Repository is the same repository by another URL.
+	Repository string `json:"repository,omitempty"`
+}
+
+// ForMaintenance is the target as its maintenance and its repository's
+// init Job open it: with the maintenance's URL and its Secret in place of
+// the Secrets of s3Credentials and restCredentials (same keys). Without
+// Maintenance it is the target itself.
+func (t Target) ForMaintenance() Target {
+	m := t.Restic.Maintenance
+	if m == nil {
+		return t
+	}
+	out := t
+	if m.Repository != "" {
+		out.Restic.Repository = m.Repository
+	}
+	if s := m.CredentialsSecret; s != "" {
+		if c := t.Restic.S3Credentials; c != nil {
+			out.Restic.S3Credentials = &S3Credentials{
+				AccessKeyID:     SecretKeyRef{Name: s, Key: c.AccessKeyID.Key},
+				SecretAccessKey: SecretKeyRef{Name: s, Key: c.SecretAccessKey.Key},
+			}
+		}
+		if c := t.Restic.RESTCredentials; c != nil {
+			out.Restic.RESTCredentials = &RESTCredentials{
+				Username: SecretKeyRef{Name: s, Key: c.Username.Key},
+				Password: SecretKeyRef{Name: s, Key: c.Password.Key},
+			}
+		}
+	}
+	out.Restic.Maintenance = nil
+	return out
 }
 
 // S3Credentials are an S3 access key pair, by Secret reference.

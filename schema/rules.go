@@ -431,6 +431,7 @@ func (c *checker) checkTargets(site []*SiteApp) {
 				"an s3: repository needs s3Credentials {accessKeyID, secretAccessKey} (Secret references)")
 		}
 	}
+	c.checkMaintenance(site, targets)
 	if needsDriver != "" && snapshotDriver == "" {
 		c.reportMissing(cue.ParsePath("snapshot.driver"), cue.ParsePath("snapshot"),
 			"%s and other PVCs are backed up by CSI snapshots: set snapshot.driver to the CSI driver of the site's volumes (kubectl get csidrivers)", needsDriver)
@@ -628,4 +629,86 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// checkMaintenance checks a target's maintenance credentials: they replace
+// the backups' (so there must be some, and their keys must fit one
+// Secret), or the URL; and no backup, restore or drill reads their Secret,
+// else the backups could delete what the maintenance alone may delete.
+func (c *checker) checkMaintenance(site []*SiteApp, targets map[string]Target) {
+	// readers: every Secret a backup, restore or drill Pod reads, and what
+	// reads it.
+	readers := map[string]string{}
+	read := func(name, what string) {
+		if _, ok := readers[name]; !ok && name != "" {
+			readers[name] = what
+		}
+	}
+	for _, name := range sortedKeys(targets) {
+		t := targets[name]
+		read(t.Restic.PasswordSecret.Name, fmt.Sprintf("the restic password of target %q", name))
+		if cr := t.Restic.S3Credentials; cr != nil {
+			read(cr.AccessKeyID.Name, fmt.Sprintf("s3Credentials of target %q", name))
+			read(cr.SecretAccessKey.Name, fmt.Sprintf("s3Credentials of target %q", name))
+		}
+		if cr := t.Restic.RESTCredentials; cr != nil {
+			read(cr.Username.Name, fmt.Sprintf("restCredentials of target %q", name))
+			read(cr.Password.Name, fmt.Sprintf("restCredentials of target %q", name))
+		}
+		if bm := t.BucketMirror; bm != nil {
+			what := fmt.Sprintf("the bucketMirror of target %q", name)
+			for _, r := range []SecretKeyRef{bm.Credentials.AccessKeyID, bm.Credentials.SecretAccessKey, bm.Encryption.PasswordSecret, bm.Encryption.SaltSecret} {
+				read(r.Name, what)
+			}
+		}
+	}
+	for _, app := range site {
+		for _, st := range app.Stores {
+			if st.Status != StatusBackup {
+				continue
+			}
+			for _, r := range []*SecretKeyRef{st.Connection.PasswordSecret, st.Connection.SecretKeySecret} {
+				if r != nil {
+					read(r.Name, "the backup of "+st.ID)
+				}
+			}
+			if st.Kind == "secret" {
+				read(st.Connection.Name, "the backup of "+st.ID+", which backs up this Secret")
+			}
+		}
+	}
+	for _, name := range sortedKeys(targets) {
+		t := targets[name]
+		m := t.Restic.Maintenance
+		if m == nil {
+			continue
+		}
+		path := cue.MakePath(cue.Str("targets"), cue.Str(name), cue.Str("restic"), cue.Str("maintenance"))
+		if m.CredentialsSecret == "" && m.Repository == "" {
+			c.report(path, "maintenance needs credentialsSecret (a Secret with the maintenance's credentials, under the keys s3Credentials or restCredentials name), repository (the same repository by another URL), or both")
+			continue
+		}
+		if m.Repository != "" && m.Repository == t.Restic.Repository {
+			c.report(path.Append(cue.Str("repository")), "maintenance.repository is restic.repository itself; leave it out, or give the URL by which the maintenance reaches the repository with the right to delete (e.g. a rest-server without --append-only)")
+		}
+		if m.CredentialsSecret == "" {
+			continue
+		}
+		spath := path.Append(cue.Str("credentialsSecret"))
+		s3, rest := t.Restic.S3Credentials, t.Restic.RESTCredentials
+		switch {
+		case s3 == nil && rest == nil:
+			c.report(spath, "credentialsSecret replaces the Secrets of s3Credentials or restCredentials for the maintenance, but target %q has neither; give the target's own credentials first", name)
+			continue
+		case s3 != nil && s3.AccessKeyID.Key == s3.SecretAccessKey.Key:
+			c.report(spath, "credentialsSecret holds both keys s3Credentials names, but both are %q: give s3Credentials two different keys (e.g. accessKeyID and secretAccessKey)", s3.AccessKeyID.Key)
+			continue
+		case rest != nil && rest.Username.Key == rest.Password.Key:
+			c.report(spath, "credentialsSecret holds both keys restCredentials names, but both are %q: give restCredentials two different keys (e.g. username and password)", rest.Username.Key)
+			continue
+		}
+		if what, ok := readers[m.CredentialsSecret]; ok {
+			c.report(spath, "Secret %q is also read by %s: the maintenance's Secret must be one that no backup, restore or drill reads, else the backups can delete what only the maintenance may delete", m.CredentialsSecret, what)
+		}
+	}
 }

@@ -67,6 +67,16 @@ func (rb *runbooks) prerequisites(m *markdown.Doc) {
 		if c := t.Restic.RESTCredentials; c != nil {
 			addRefs("REST server login of target "+markdown.Code(name), c.Username, c.Password)
 		}
+		if m := t.Restic.Maintenance; m != nil && m.CredentialsSecret != "" {
+			mt := t.ForMaintenance()
+			what := "maintenance credentials of target " + markdown.Code(name) + " (only the maintenance and the Job that creates the repository read them)"
+			if c := mt.Restic.S3Credentials; c != nil {
+				addRefs(what, c.AccessKeyID, c.SecretAccessKey)
+			}
+			if c := mt.Restic.RESTCredentials; c != nil {
+				addRefs(what, c.Username, c.Password)
+			}
+		}
 	}
 	for _, s := range rb.plan.Steps {
 		if !s.Kind.Traits().BucketMirror {
@@ -100,6 +110,9 @@ func (rb *runbooks) prerequisites(m *markdown.Doc) {
 			markdown.Code(t.Restic.Repository), markdown.Code(name), markdown.Code("restic snapshots --host="+rb.pol.Site), markdown.Link("Finding the backups", "#3-finding-the-backups"),
 			markdown.Link(markdown.Code(shell.RepositoryInitFile(name)), "../"+shell.RepositoryInitFile(name)),
 			rb.Kubectl("apply -f "+shell.RepositoryInitFile(name))+"\n"+rb.Kubectl("wait --for=condition=complete --timeout=10m job/"+shell.RepositoryInitJob(name))+"\n"+rb.Kubectl("logs job/"+shell.RepositoryInitJob(name))))
+		if m := t.Restic.Maintenance; m != nil {
+			items[len(items)-1] += "\n\n" + rb.maintenanceCredentials(name, t)
+		}
 	}
 	if rb.plan.UsesSnapshots() {
 		items = append(items, fmt.Sprintf("For volumes: the cluster's CSI snapshot controller and the VolumeSnapshotClass %s (driver %s, file %s, applied with the kustomization): %s. A CSI snapshot lives on the same storage system as its volume. It protects against deleted or damaged data, not against losing that storage system: if the storage is lost, the snapshots are lost with it, and volumes without another copy (%s) can only be restored from a copy of the storage system itself.",
@@ -113,6 +126,21 @@ func (rb *runbooks) prerequisites(m *markdown.Doc) {
 		m.Table([]string{"Secret", "key", "holds"}, rows)
 		m.CodeBlock("sh", rb.Kubectl("get secret "+strings.Join(names, " ")))
 	}
+}
+
+// maintenanceCredentials says who uses which credentials of a target whose
+// maintenance has its own.
+func (rb *runbooks) maintenanceCredentials(name string, t schema.Target) string {
+	mt := t.ForMaintenance()
+	var how []string
+	if s := t.Restic.Maintenance.CredentialsSecret; s != "" {
+		how = append(how, "the credentials in Secret "+markdown.Code(s))
+	}
+	if mt.Restic.Repository != t.Restic.Repository {
+		how = append(how, "the URL "+markdown.Code(mt.Restic.Repository))
+	}
+	return fmt.Sprintf("Target %s has credentials for its maintenance: the restic maintenance CronJob and this Job use %s; the backups, the restores and the drills use the target's own, which the server should keep from deleting anything but restic's locks (README of odbackup, \"Backup credentials that cannot delete backups\"). A restic command that deletes or replaces snapshots (%s, %s, %s, %s) works only with the maintenance's.",
+		markdown.Code(name), strings.Join(how, " and "), markdown.Code("forget"), markdown.Code("prune"), markdown.Code("tag"), markdown.Code("rewrite"))
 }
 
 // snapshotOnly lists the volumes whose only backup is a CSI snapshot.

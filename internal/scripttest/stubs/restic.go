@@ -257,6 +257,11 @@ func (s *stub) restic() int {
 		fmt.Fprintln(os.Stderr, "Fatal: wrong password or no key found")
 		return 12
 	}
+	denied := appendOnly(s.dir)
+	if denied != "" && deletes(r) && r.Sub != "forget" && r.Sub != "prune" {
+		fmt.Fprintf(os.Stderr, "Fatal: client.RemoveObject: Access Denied. (the stub's server keeps %s from deleting anything but locks/)\n", denied)
+		return 1
+	}
 	snaps, err := rp.Snapshots()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -274,12 +279,57 @@ func (s *stub) restic() int {
 	case "dump":
 		return resticDump(rp, r, snaps)
 	case "forget":
-		return resticForget(rp, r, snaps)
+		return resticForget(rp, r, snaps, denied != "")
 	default:
 		fmt.Fprintf(os.Stderr, "stub restic: unsupported subcommand %q\n", r.Sub)
 		return 127
 	}
 	return 0
+}
+
+// AppendOnlyFile (in the state directory) lists, one a line, credentials
+// the stub's server treats as append-only: it refuses them every delete but
+// of restic's locks/, as an S3 policy that grants s3:DeleteObject only on
+// <repository>/locks/* or a rest-server run with --append-only do. A line
+// is an S3 access key id (AWS_ACCESS_KEY_ID), a REST user
+// (RESTIC_REST_USERNAME) or a repository URL (RESTIC_REPOSITORY).
+const AppendOnlyFile = "restic-append-only"
+
+// appendOnly is the credential of this call that the server treats as
+// append-only, or "".
+func appendOnly(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, AppendOnlyFile))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		for _, env := range []string{"AWS_ACCESS_KEY_ID", "RESTIC_REST_USERNAME", "RESTIC_REPOSITORY"} {
+			if v := os.Getenv(env); line != "" && v == line {
+				return env + "=" + v
+			}
+		}
+	}
+	return ""
+}
+
+// deletes tells whether a restic 0.18 call removes repository files other
+// than locks: forget and prune (snapshots, packs, indexes), tag and rewrite
+// (they save a new snapshot file and remove the old one: cmd_tag.go,
+// cmd_rewrite.go call RemoveUnpacked on the snapshot), key remove and key
+// passwd, repair. unlock, backup, check, cat, snapshots, dump and restore
+// create and remove only their own locks. forget reports and goes on (see
+// resticForget); prune, which the stub gives nothing to delete (it keeps no
+// packs), succeeds as restic's does when it finds nothing to delete; the
+// others the stub fails as restic fails on a refused delete (they are no
+// generated script's).
+func deletes(r ResticArgs) bool {
+	switch r.Sub {
+	case "forget", "prune", "tag", "rewrite", "repair":
+		return true
+	case "key":
+		return len(r.Args) > 0 && (r.Args[0] == "remove" || r.Args[0] == "passwd")
+	}
+	return false
 }
 
 // resticBackup stores the output of the command after "--"
@@ -444,7 +494,13 @@ func resticDump(rp Repo, r ResticArgs, snaps []Snapshot) int {
 // resticForget applies restic's retention: the snapshots that match the
 // filters, grouped by --group-by (default host,paths), each group kept by
 // the --keep-* rules (a snapshot is kept when some rule keeps it).
-func resticForget(rp Repo, r ResticArgs, snaps []Snapshot) int {
+//
+// With append-only credentials (denied) it does what restic 0.18.1 does
+// when the server refuses the deletes: it reports each snapshot it could
+// not remove and exits 0 all the same (cmd/restic/cmd_forget.go ignores
+// the errors of ParallelRemove; seen against versitygw with a policy
+// that denies s3:DeleteObject, e2e TestAppendOnlyS3Credentials).
+func resticForget(rp Repo, r ResticArgs, snaps []Snapshot, denied bool) int {
 	groupBy := strings.Split(r.one("group-by"), ",")
 	if !r.has("group-by") {
 		groupBy = []string{"host", "paths"}
@@ -521,6 +577,10 @@ func resticForget(rp Repo, r ResticArgs, snaps []Snapshot) int {
 			}
 		}
 		for _, s := range g {
+			if !keep[s.ID] && denied {
+				fmt.Fprintf(os.Stderr, "Remove(<snapshot/%.10s>) failed: client.RemoveObject: Access Denied.\nunable to remove snapshot/%s from the repository\n", s.ID, s.ID)
+				continue
+			}
 			if !keep[s.ID] {
 				if err := rp.Remove(s.ID); err != nil {
 					fmt.Fprintln(os.Stderr, err)
