@@ -90,7 +90,7 @@ grep -q 'slapadd -f' "$D/load.sh" || { echo "ldap-path: no slapadd commands in t
 mkdir -p "$D/busybox"
 busybox --install -s "$D/busybox"
 tools="PATH=$D/bin:$(dirname "$(command -v restic)"):$D/busybox"
-job="rm -rf $D/pod-tmp && mkdir $D/pod-tmp && . $D/export.env && export TMPDIR=$D/pod-tmp RESTIC_CACHE_DIR=$D/pod-tmp/restic-cache $tools && busybox sh $D/export.sh >/dev/null"
+job="rm -rf $D/pod-tmp && mkdir $D/pod-tmp && . $D/export.env && export TMPDIR=$D/pod-tmp RESTIC_CACHE_DIR=$D/pod-tmp/restic-cache $tools && $D/busybox/sh $D/export.sh >/dev/null"
 
 # 1. The export, every timed run into an empty repository.
 rounds backup "$(fresh_repo "$D/export.env")" \
@@ -114,7 +114,7 @@ sed 's#$lib/ldap\$#$lib/bare#' /etc/ldap/slapd.conf >$lib/bare.conf
 slapadd -f $lib/bare.conf -q -l $D/bare.ldif
 SH
 reset="rm -rf $pod$lib/ldap.before-restore $pod$lib/odbackup-restore $pod$lib/bare $pod$lib/bare.conf"
-restore=". $D/restore.env && export TMPDIR=$D/pod-tmp ODBACKUP_SNAPSHOT=latest $tools && rm -rf $D/pod-tmp && mkdir $D/pod-tmp && busybox sh $D/restore.sh >/dev/null && sh $D/load.sh >/dev/null"
+restore=". $D/restore.env && export TMPDIR=$D/pod-tmp ODBACKUP_SNAPSHOT=latest $tools && rm -rf $D/pod-tmp && mkdir $D/pod-tmp && $D/busybox/sh $D/restore.sh >/dev/null && sh $D/load.sh >/dev/null"
 RUNS=$RESTORE_RUNS rounds restore "$reset" \
 	"kubectl exec ums-ldap-server-primary-0 -- sh $D/bare-load.sh" "$restore" \
 	"slapadd -q of the LDIF from a local file" "generated restore Job and the runbook's load commands"
