@@ -11,6 +11,8 @@ GO=${GO:-go}
 # cache or the server's background work would then favour one side);
 # PREPARE runs, untimed, before each. The labels name the commands in the
 # exports. The report takes the median over the rounds ($D/NAME-<round>.json).
+# ROUND_PREPARE, when set, runs once per round before both commands (a
+# change of the data both then back up).
 rounds() {
 	local name=$1 prepare=$2 baseline=$3 generated=$4 bl=${5:-} gl=${6:-} i labels=()
 	rm -f "$D/$name"-*.json
@@ -22,6 +24,7 @@ rounds() {
 			set -- "$generated" "$baseline"
 			[[ -z $bl ]] || labels=(-n "$gl" -n "$bl")
 		fi
+		[[ -z ${ROUND_PREPARE:-} ]] || sh -c "$ROUND_PREPARE"
 		hyperfine --runs 1 --style basic --export-json "$D/$name-$i.json" --prepare "$prepare" "${labels[@]}" "$@"
 	done
 }

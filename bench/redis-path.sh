@@ -31,8 +31,8 @@ fi
 $cli CONFIG GET repl-diskless-sync-delay | tail -n 1 >"$D/diskless-delay.seconds"
 
 extract "$site/cronjobs/odbackup-ox-appsuite.yaml" redis-redis-headless redis
-# The pod's /tmp is an emptyDir; the generated step stages the RDB in
-# ${TMPDIR:-/tmp}/dump.rdb, so the job below gives it a TMPDIR of its own.
+# The pod's /tmp is an emptyDir (the step's status file goes there), so
+# the job below gives it a TMPDIR of its own.
 job="rm -rf $D/pod-tmp && mkdir $D/pod-tmp && . $D/redis.env && export TMPDIR=$D/pod-tmp RESTIC_CACHE_DIR=$D/pod-tmp/restic-cache && sh $D/redis.sh >/dev/null 2>&1"
 
 # 1. Backup, every timed run into an empty repository, against redis-cli

@@ -16,6 +16,8 @@ BENCH_DIR="$D" bench/backup-path.sh
 BENCH_DIR="$D" bench/offsite-path.sh
 BENCH_DIR="$D" bench/mariadb-path.sh
 BENCH_DIR="$D" bench/redis-path.sh
+BENCH_DIR="$D" bench/ldap-path.sh
+BENCH_DIR="$D" bench/s3-path.sh
 "$GO" run ./bench/report -dir "$D"
 
 # 3. Go benchmarks per stage: load, validate (Evaluate), plan, emit, write.

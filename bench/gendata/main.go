@@ -3,6 +3,7 @@
 //
 //	go run ./bench/gendata tree -o DIR -bytes N    # a volume's files (bench/offsite-path.sh)
 //	go run ./bench/gendata redis -bytes N          # Redis commands (RESP) for redis-cli --pipe
+//	go run ./bench/gendata ldif -entries N         # an LDAP directory as LDIF (bench/ldap-path.sh)
 //
 // tree writes many small files (log-uniform 512 B to 128 KiB, the bulk of
 // the count) and then large ones (8 to 64 MiB, the bulk of the bytes) until
@@ -10,11 +11,15 @@
 // text (which restic compresses), the rest random bytes, as photos, PDFs
 // and office files (already compressed) are. redis writes session strings
 // (random), distributed maps as hashes and queues as lists (text) until
-// their values add up to N bytes.
+// their values add up to N bytes. ldif writes a directory as Nubus holds
+// one under dc=swp-ldap,dc=internal: users (inetOrgPerson with non-ASCII
+// names, a password hash, a tenth of them with a photo of 2 to 8 KiB) in
+// folders per school, and groups of 50 members, N entries in all.
 package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +38,7 @@ func main() {
 	fs := flag.NewFlagSet("gendata "+os.Args[1], flag.ExitOnError)
 	out := fs.String("o", "", "output folder (tree)")
 	size := fs.Int64("bytes", 1<<30, "bytes to write")
+	entries := fs.Int("entries", 100000, "entries to write (ldif)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	_ = fs.Parse(os.Args[2:])
 	g := newGen(*seed)
@@ -48,6 +54,11 @@ func main() {
 		if err = g.redis(w, *size); err == nil {
 			err = w.Flush()
 		}
+	case "ldif":
+		w := bufio.NewWriterSize(os.Stdout, 1<<20)
+		if err = g.ldif(w, *entries); err == nil {
+			err = w.Flush()
+		}
 	default:
 		usage()
 	}
@@ -58,7 +69,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gendata tree -o DIR [-bytes N] [-seed S] | gendata redis [-bytes N] [-seed S]")
+	fmt.Fprintln(os.Stderr, "usage: gendata tree -o DIR [-bytes N] [-seed S] | gendata redis [-bytes N] [-seed S] | gendata ldif [-entries N] [-seed S]")
 	os.Exit(2)
 }
 
@@ -176,6 +187,47 @@ func (g *gen) redis(w io.Writer, total int64) error {
 				written += int64(len(v))
 			}
 			resp(w, args...)
+		}
+	}
+	return nil
+}
+
+// ldif writes n entries: the base, then per school a folder, its users and
+// a group of each 50 of them.
+func (g *gen) ldif(w io.Writer, n int) error {
+	const base = "dc=swp-ldap,dc=internal"
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	fmt.Fprintf(w, "dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: swp-ldap\no: openDesk bench\n\n", base)
+	written := 1
+	for school := 0; written < n; school++ {
+		ou := fmt.Sprintf("ou=schule-%04d,%s", school, base)
+		fmt.Fprintf(w, "dn: %s\nobjectClass: organizationalUnit\nou: schule-%04d\ndescription:: %s\n\n", ou, school, b64([]byte("Schule "+strconv.Itoa(school)+" – Benutzer und Gruppen")))
+		written++
+		var members []string
+		for u := 0; u < 500 && written < n; u++ {
+			uid := fmt.Sprintf("s%04d.u%03d", school, u)
+			dn := "uid=" + uid + "," + ou
+			pw := make([]byte, 24)
+			_, _ = g.bytes.Read(pw)
+			fmt.Fprintf(w, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn:: %s\nsn:: %s\ngivenName:: %s\nmail: %s@schule-%04d.example.org\nuserPassword: {SSHA}%s\n",
+				dn, uid, b64([]byte(fmt.Sprintf("Jürgen Müller-%s", uid))), b64([]byte("Müller-"+uid)), b64([]byte("Jürgen")), uid, school, b64(pw))
+			if g.r.IntN(10) == 0 {
+				photo := make([]byte, g.logUniform(2<<10, 8<<10))
+				_, _ = g.bytes.Read(photo)
+				fmt.Fprintf(w, "jpegPhoto:: %s\n", b64(photo))
+			}
+			_, _ = io.WriteString(w, "\n")
+			written++
+			members = append(members, dn)
+			if len(members) == 50 && written < n {
+				fmt.Fprintf(w, "dn: cn=klasse-%03d,%s\nobjectClass: groupOfNames\ncn: klasse-%03d\n", u/50, ou, u/50)
+				for _, m := range members {
+					fmt.Fprintf(w, "member: %s\n", m)
+				}
+				_, _ = io.WriteString(w, "\n")
+				written++
+				members = members[:0]
+			}
 		}
 	}
 	return nil

@@ -88,10 +88,19 @@ func mariadbDumpScript(st *plan.Step) string {
 	} else {
 		fmt.Fprintf(b, "databases=%s\n", shell.Quote(c.Database))
 	}
+	// mariadb-dump writes through stdio, flushed into the pipe every
+	// 4 KiB: 53,000 writes for a 207 MiB dump, each waking restic. stdbuf
+	// (coreutils, in the MariaDB image, which is Ubuntu) gives it a 1 MiB
+	// buffer, as pgDumpScript does for pg_dump; without stdbuf it runs
+	// unbuffered. --skip-dump-date: the dump's last line would otherwise
+	// carry the time, and a second night of unchanged databases stored a
+	// new last chunk of each (bench/mariadb-path.sh: 8.8 MiB against
+	// 32 KiB without it).
+	b.WriteString("buffer=\nif command -v stdbuf >/dev/null 2>&1; then\n\tbuffer=--output=1M\nfi\n")
 	b.WriteString("failed=\nfor db in $databases; do\n")
 	b.WriteString("\techo \"odbackup: mariadb-dump of database $db on $MARIADB_HOST:$MARIADB_PORT\"\n\trc=0\n\t")
 	call := shell.ResticBackup(st, "$db.sql", []string{"database=$db"},
-		"mariadb-dump "+client+` --single-transaction --routines --events --triggers --databases "$db"`)
+		`${buffer:+stdbuf "$buffer"} mariadb-dump `+client+` --single-transaction --skip-dump-date --routines --events --triggers --databases "$db"`)
 	b.WriteString(strings.ReplaceAll(strings.TrimSuffix(call, "\n"), "\n\t", "\n\t\t") + " || rc=$?\n")
 	b.WriteString("\tif [ \"$rc\" -ne 0 ]; then\n\t\techo \"odbackup: database $db failed (exit $rc); going on with the others\" >&2\n\t\tfailed=\"$failed $db\"\n\tfi\n")
 	b.WriteString("done\n")

@@ -383,10 +383,12 @@ func (s *stub) redis() int {
 	}
 	s.record()
 	rdb := filler("REDIS0011 night "+strconv.Itoa(stubNight)+"\n", "\xffRDB-END")
+	failed := false
 	switch s.action.kind {
 	case "fail":
-		fmt.Fprintln(os.Stderr, "Error: Server closed the connection")
-		return s.action.code
+		// As redis-cli when the connection ends mid-transfer: what it
+		// read is written, then it exits non-zero.
+		rdb, failed = rdb[:len(rdb)/2], true
 	case "short":
 		rdb = rdb[:len(rdb)/2]
 	case "empty":
@@ -397,6 +399,10 @@ func (s *stub) redis() int {
 	} else if err := os.WriteFile(file, rdb, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	if failed {
+		fmt.Fprintln(os.Stderr, "I/O Error reading RDB payload from socket")
+		return s.action.code
 	}
 	fmt.Fprintln(os.Stderr, "Transfer finished with success.")
 	return 0
