@@ -2,21 +2,26 @@ package e2e
 
 // The restore drills' scripts, run as generated against real servers and
 // tools: a good backup passes; the dump of an emptied database, a dump
-// cut short, an LDIF cut short, a Nextcloud database without users and a
-// truncated RDB fail, each with
-// the one line that says why.
+// cut short, a database whose sanity check cannot hold (Nextcloud without
+// users, a shop without customers), an LDIF cut short, an LDIF whose
+// entries do not load and a truncated RDB fail, each with the one line
+// that says why. The bucket mirror's drill is in s3_test.go
+// (TestDrillS3Mirror).
 //
 // What this proves: the scripts' restic calls find the newest snapshot of
 // their store; the PostgreSQL drill starts its own throwaway server with
 // the host's initdb and pg_ctl (PostgreSQL 15, as the postgres user, the
 // way the drill's container runs as the image's postgres user), restores
-// into it with pg_restore and runs the catalog's sanity check there;
-// the LDIF drill compares with the count the backup recorded; the Redis
-// drill runs the real redis-check-rdb. What it cannot prove: that the
-// images run the scripts the same way (the official postgres image's
-// initdb as uid 999 with a read-only root filesystem, busybox in the
-// busybox image), and the MariaDB drill, whose throwaway mariadbd is not
-// exercised here.
+// into it with pg_restore and runs the catalog's sanity check there; the
+// MariaDB drill does the same with the host's mariadb-install-db and
+// mariadbd (MariaDB 10.11, as the mysql user); the LDIF drill loads the
+// LDIF the export step wrote, with the schema and modules it recorded,
+// with the host's slapadd (OpenLDAP 2.5) into a scratch database; the
+// Redis drill runs the real redis-check-rdb. What it cannot prove: that
+// the images run the scripts the same way (the official postgres and
+// mariadb images as uid 999 with a read-only root filesystem, busybox in
+// the busybox image, slapadd in openDesk's Nubus LDAP image with its UCS
+// schema and modules).
 
 import (
 	"fmt"
