@@ -80,22 +80,34 @@ func TestLDAPExportRoundTrip(t *testing.T) {
 		t.Fatalf("seeded %d entries, want 30:\n%s", n, before)
 	}
 
-	// The nightly export.
+	// The pod's file system: its configuration (the test server's, with
+	// the data directory where the pod has it) and a fresh volume.
+	root := ldapPodRoot(t, e)
+
+	// The nightly export, with the pod's configuration at
+	// /etc/ldap/slapd.conf (its slapcat reads the test server's).
 	export := s.Export(t, store)
-	export.MustRun(t, export.ExecPod(t, "SLAPD_CONF="+e.LDAP.Conf))
+	exportEnv := func() map[string]string {
+		env := export.ExecPod(t, "SLAPD_CONF="+e.LDAP.Conf)
+		env["ODBACKUP_E2E_POD_ROOT"] = root
+		return env
+	}
+	export.MustRun(t, exportEnv())
 	file := "/" + regexpFind(t, `--stdin-filename=(\S+)`, export.Script())
 	ldif := e.MustRestic(t, s.RepoEnv(t), "dump", "--tag", "store="+store, "latest", file)
 	live := MustRun(t, Cmd{Args: []string{"slapcat", "-f", e.LDAP.Conf}})
-	// The backup ends the LDIF with the entry count the restore drill
-	// compares with, a comment line.
-	live += fmt.Sprintf("# odbackup: entries %d\n", strings.Count(live, "\ndn: ")+1)
+	// The backup starts the LDIF with the pod's slapd modules and schema
+	// and ends it with the entry count, comment lines for the restore
+	// drill.
+	live = slapdRecordOf(t, filepath.Join(root, "etc/ldap/slapd.conf"), root) + live +
+		fmt.Sprintf("# odbackup: entries %d\n", strings.Count(live, "\ndn: ")+1)
 	if ldif != live {
-		t.Fatalf("the snapshot's %s is not slapcat's output and its entry count (%d bytes, want %d)", file, len(ldif), len(live))
+		t.Fatalf("the snapshot's %s is not the recorded schema, slapcat's output and its entry count (%d bytes, want %d):\n%s", file, len(ldif), len(live), lineDiff(live, ldif))
 	}
 	// kubectl exec can end a stream early and exit 0 (issue 16 item 1): a
 	// stream cut short and an empty one fail the step and store nothing.
 	for _, cut := range []int{len(live) / 2, 0} {
-		env := export.ExecPod(t, "SLAPD_CONF="+e.LDAP.Conf)
+		env := exportEnv()
 		env["ODBACKUP_E2E_EXEC_CUT"] = strconv.Itoa(cut)
 		if r := export.Run(t, env); r.OK() {
 			t.Errorf("the export succeeded with a stream cut to %d of %d bytes:\n%s", cut, len(live), r)
@@ -110,19 +122,6 @@ func TestLDAPExportRoundTrip(t *testing.T) {
 	junk := "ou=" + Unique("junk-") + "," + e.LDAP.Base
 	ldapModify(t, e, "ldapadd", fmt.Sprintf("dn: %s\nobjectClass: organizationalUnit\nou: %s\n", junk, strings.TrimPrefix(strings.Split(junk, ",")[0], "ou=")))
 
-	// The pod's file system: its configuration (the test server's, with
-	// the data directory where the pod has it) and a fresh volume.
-	root := t.TempDir()
-	conf := readFile(t, e.LDAP.Conf)
-	conf = regexp.MustCompile(`(?m)^directory .*$`).ReplaceAllString(conf, "directory /var/lib/univention-ldap/ldap")
-	writeFile(t, filepath.Join(root, "etc/ldap/slapd.conf"), []byte(conf))
-	schemas, _ := filepath.Glob("/etc/ldap/schema/*.schema")
-	for _, f := range schemas {
-		writeFile(t, filepath.Join(root, "etc/ldap/schema", filepath.Base(f)), []byte(readFile(t, f)))
-	}
-	if err := os.MkdirAll(filepath.Join(root, "var/lib/univention-ldap/ldap"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	podEnv := func(c *Container) map[string]string {
 		env := c.ExecPod(t, "SLAPD_CONF=/etc/ldap/slapd.conf")
 		env["ODBACKUP_E2E_POD_ROOT"] = root
@@ -136,7 +135,7 @@ func TestLDAPExportRoundTrip(t *testing.T) {
 	if got := readFile(t, copied); got != ldif {
 		t.Fatalf("the Job copied %d bytes to %s, want the snapshot's %d", len(got), copied, len(ldif))
 	}
-	if want := fmt.Sprintf("%d entries", strings.Count(ldif, "\ndn: ")+1); !strings.Contains(r.Stdout, want) {
+	if want := fmt.Sprintf("%d entries", strings.Count("\n"+ldif, "\ndn: ")); !strings.Contains(r.Stdout, want) {
 		t.Errorf("the Job's log does not count %s:\n%s", want, r)
 	}
 
@@ -156,7 +155,7 @@ func TestLDAPExportRoundTrip(t *testing.T) {
 	// The pod restarts: a slapd started on the new database (its
 	// configuration is the pod's, with the data directory where the pod has
 	// it, here) serves the backup's entries, and not what came after.
-	conf = regexp.MustCompile(`(?m)^directory .*$`).ReplaceAllString(readFile(t, e.LDAP.Conf), "directory "+newDB)
+	conf := regexp.MustCompile(`(?m)^directory .*$`).ReplaceAllString(readFile(t, e.LDAP.Conf), "directory "+newDB)
 	run := t.TempDir()
 	conf = regexp.MustCompile(`(?m)^(pidfile|argsfile) .*$`).ReplaceAllString(conf, "$1 "+run+"/slapd.$1")
 	writeFile(t, filepath.Join(run, "slapd.conf"), []byte(conf))
@@ -175,4 +174,54 @@ func ldapModify(t testing.TB, e *Env, tool, ldif string) {
 	t.Helper()
 	MustRun(t, Cmd{Args: []string{tool, "-x", "-H", e.LDAP.URL, "-D", e.LDAP.RootDN, "-w", e.LDAP.Password},
 		Stdin: strings.NewReader(ldif)})
+}
+
+// ldapPodRoot is the file system of the stand-in LDAP pod: its
+// configuration at etc/ldap/slapd.conf (the test server's, with the data
+// directory where the pod has it), the schema files it includes, and a
+// fresh volume at var/lib/univention-ldap.
+func ldapPodRoot(t testing.TB, e *Env) string {
+	t.Helper()
+	root := t.TempDir()
+	conf := readFile(t, e.LDAP.Conf)
+	conf = regexp.MustCompile(`(?m)^directory .*$`).ReplaceAllString(conf, "directory /var/lib/univention-ldap/ldap")
+	writeFile(t, filepath.Join(root, "etc/ldap/slapd.conf"), []byte(conf))
+	schemas, _ := filepath.Glob("/etc/ldap/schema/*.schema")
+	for _, f := range schemas {
+		writeFile(t, filepath.Join(root, "etc/ldap/schema", filepath.Base(f)), []byte(readFile(t, f)))
+	}
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/univention-ldap/ldap"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// slapdRecordOf is what an LDIF export records of the slapd configuration
+// conf, read here independently of the generated script: its modulepath
+// and moduleload lines, then every line of the schema files it includes
+// (paths under /etc/ldap read from root, the pod's file system).
+func slapdRecordOf(t testing.TB, conf, root string) string {
+	t.Helper()
+	var b strings.Builder
+	lines := strings.Split(readFile(t, conf), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "modulepath ") || strings.HasPrefix(l, "moduleload ") {
+			b.WriteString("# odbackup: slapd " + l + "\n")
+		}
+	}
+	for _, l := range lines {
+		f, ok := strings.CutPrefix(l, "include ")
+		if !ok || !strings.HasSuffix(f, ".schema") {
+			continue
+		}
+		for _, sl := range strings.SplitAfter(readFile(t, filepath.Join(root, f)), "\n") {
+			if sl != "" {
+				b.WriteString("# odbackup: schema " + strings.TrimSuffix(sl, "\n") + "\n")
+			}
+		}
+	}
+	if !strings.Contains(b.String(), "# odbackup: schema ") {
+		t.Fatalf("%s includes no schema file", conf)
+	}
+	return b.String()
 }

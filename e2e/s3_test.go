@@ -164,7 +164,7 @@ func TestS3RoundTrip(t *testing.T) {
 	}
 	// No segment of a mirror path is a segment of a key (nor odbackup's
 	// own "current" and "archive" folders).
-	plain := map[string]bool{"current": true, "archive": true}
+	plain := map[string]bool{"current": true, "archive": true, "drill": true, "sample.md5": true}
 	for k := range o.state {
 		for _, seg := range strings.Split(k, "/") {
 			plain[seg] = true
@@ -177,8 +177,10 @@ func TestS3RoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if files := countFiles(t, raw); files != len(o.state) {
-		t.Errorf("the mirror holds %d objects, the bucket %d", files, len(o.state))
+	// Beside the bucket's objects, the mirror holds the sample its restore
+	// drill checks (drill/sample.md5, encrypted too).
+	if files := countFiles(t, raw); files != len(o.state)+1 {
+		t.Errorf("the mirror holds %d objects, want the bucket's %d and the drill's sample", files, len(o.state))
 	}
 
 	// Night 2: objects are deleted, changed and added, and mirrored again.
@@ -239,4 +241,85 @@ func countFiles(t testing.TB, dir string) int {
 		return nil
 	})
 	return n
+}
+
+// cryptRclone runs rclone with the site's crypt remote of a bucket mirror
+// step (its mirror: and crypt: remotes, as the step's environment sets
+// them), as an operator looks into the mirror.
+func cryptRclone(t testing.TB, e *Env, c *Container, args ...string) string {
+	t.Helper()
+	env := e.RcloneEnv("mirror")
+	env["RCLONE_CONFIG_CRYPT_TYPE"] = "crypt"
+	env["RCLONE_CONFIG_CRYPT_REMOTE"] = c.EnvValue(t, "RCLONE_CONFIG_CRYPT_REMOTE")
+	env["RCLONE_CONFIG_CRYPT_FILENAME_ENCRYPTION"] = "standard"
+	env["RCLONE_CONFIG_CRYPT_DIRECTORY_NAME_ENCRYPTION"] = "true"
+	obscure := func(secret string) string {
+		return strings.TrimSpace(MustRun(t, Cmd{Args: []string{"rclone", "--config", "/dev/null", "obscure", c.site.Secrets[secret]}}))
+	}
+	env["RCLONE_CONFIG_CRYPT_PASSWORD"] = obscure("odbackup-rclone-crypt/password")
+	env["RCLONE_CONFIG_CRYPT_PASSWORD2"] = obscure("odbackup-rclone-crypt/salt")
+	return must(t, "rclone "+args[0], Run(t, Cmd{Args: append([]string{"rclone", "--config", "/dev/null"}, args...), Env: env}))
+}
+
+// TestDrillS3Mirror: the mirror step records a sample of the bucket with
+// the MD5 sums it read there; the drill checks it against the mirror's
+// current copy with rclone checksum (decrypting each object) and passes.
+// It fails, with one line naming the object, when a sampled object in the
+// mirror changed or is gone, and when the mirror has no sample.
+func TestDrillS3Mirror(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	const store = "nextcloud/s3/nextcloud"
+	bucket := e.CreateBucket(t, "drill-")
+	s := e.BuildSite(t, SiteSpec{
+		Apps:   []string{"nextcloud"},
+		Policy: fmt.Sprintf(`stores: %q: connection: {bucket: %q, accessKeyID: %q}`+"\n", store, bucket, e.S3.AccessKey),
+	})
+	backup, drill := s.Backup(t, store), s.Drill(t, store)
+	s.Secrets[backup.SecretRef(t, "RCLONE_CONFIG_SOURCE_SECRET_ACCESS_KEY")] = e.S3.SecretKey
+	for _, v := range drill.Container.Env {
+		if strings.HasPrefix(v.Name, "RCLONE_CONFIG_SOURCE_") {
+			t.Errorf("the drill can reach the site's bucket: it has %s", v.Name)
+		}
+	}
+
+	o := newObjectTree(t)
+	for i := range 40 {
+		o.put(t, fmt.Sprintf("data/user%02d/Bericht Grüße %d.txt", i%4, i), fmt.Appendf(nil, "object %d %s", i, strings.Repeat("x", i*100)))
+	}
+	e.MustRclone(t, "copy", o.dir, "s3:"+bucket)
+	backup.MustRun(t, nil)
+
+	sample := cryptRclone(t, e, backup, "cat", "crypt:drill/sample.md5")
+	lines := strings.Split(strings.TrimSpace(sample), "\n")
+	if len(lines) != 16 {
+		t.Fatalf("the sample holds %d objects, want 16:\n%s", len(lines), sample)
+	}
+	for _, l := range lines {
+		sum, key, _ := strings.Cut(l, "  ")
+		if o.state[key] != sum {
+			t.Errorf("the sample's line %q is not the object's MD5 (%s)", l, o.state[key])
+		}
+	}
+	r := drill.Run(t, scratch(t))
+	if !r.OK() || !strings.Contains(r.Stdout, "odbackup drill: 16 sampled objects decrypt from the mirror") ||
+		!strings.Contains(r.Stdout, "odbackup drill passed: "+store) {
+		t.Fatalf("the drill of a good mirror did not pass:\n%s", r)
+	}
+
+	// A sampled object changed in the mirror.
+	_, changed, _ := strings.Cut(lines[0], "  ")
+	in := filepath.Join(t.TempDir(), "changed")
+	writeFile(t, in, []byte("not what the bucket held"))
+	cryptRclone(t, e, backup, "copyto", in, "crypt:current/"+changed)
+	drillFailed(t, drill.Run(t, scratch(t)), store, "1 of the 16 objects the newest mirror run sampled do not match the mirror's current copy (differs: "+changed+")")
+
+	// A sampled object gone from the mirror.
+	_, gone, _ := strings.Cut(lines[1], "  ")
+	cryptRclone(t, e, backup, "deletefile", "crypt:current/"+gone)
+	drillFailed(t, drill.Run(t, scratch(t)), store, "2 of the 16 objects the newest mirror run sampled do not match the mirror's current copy (")
+
+	// No sample in the mirror.
+	cryptRclone(t, e, backup, "deletefile", "crypt:drill/sample.md5")
+	drillFailed(t, drill.Run(t, scratch(t)), store, "cannot read the sample the newest mirror run recorded")
 }

@@ -13,7 +13,8 @@ import (
 
 // A restore drill restores the newest backup of each of an app's
 // restic-backed stores into scratch space inside its own pod (an emptyDir,
-// never the live service) and checks it. Each kind that can be drilled
+// never the live service), or for a bucket mirror a sample of it, and
+// checks it. Each kind that can be drilled
 // implements kinds.DrillKind in its own file; the planner asks plan.DrillKind
 // which stores have a drill.
 
@@ -34,7 +35,9 @@ func (g *generation) drillCronJob(d *Drill) *batchv1.CronJob {
 	for _, st := range d.Steps {
 		cp := st.Kind.(kinds.DrillKind).DrillContainer(g.Builder, st)
 		cp.Name = st.Container
-		cp.Env = append(cp.Env, manifest.ResticEnv(st.Target)...)
+		if st.UsesRestic() {
+			cp.Env = append(cp.Env, manifest.ResticEnv(st.Target)...)
+		}
 		plans = append(plans, cp)
 		ids = append(ids, st.Store.ID)
 	}

@@ -438,6 +438,7 @@ type Images struct {
 	Busybox    string `json:"busybox"`
 	Redis      string `json:"redis"`
 	Cassandra  string `json:"cassandra"`
+	OpenLDAP   string `json:"openldap"`
 }
 
 // Resources are a container's requests and limits as Kubernetes quantities.

@@ -83,7 +83,8 @@ func (bucketMirror) Glossary() [][]string {
 // bucketMirrorScript copies a bucket into an rclone crypt remote on the
 // target: "current" mirrors the bucket; objects the sync replaces or
 // deletes move to "archive/<run time>" and are kept for the step's
-// ArchiveDays.
+// ArchiveDays. After the sync it records a sample for the restore drill
+// (bucketSampleScript).
 func bucketMirrorScript(st *plan.Step) string {
 	days := st.Kept.ArchiveDays
 	var b strings.Builder
@@ -97,6 +98,7 @@ run=$(date -u +%Y-%m-%dT%H%M%SZ)
 echo "odbackup: rclone sync of bucket $ODBACKUP_BUCKET to $RCLONE_CONFIG_CRYPT_REMOTE (run $run)"
 rclone sync "source:$ODBACKUP_BUCKET" crypt:current --backup-dir="crypt:archive/$run" --fast-list --stats-one-line --stats=1m
 `)
+	b.WriteString(bucketSampleScript)
 	fmt.Fprintf(&b, `# Keep replaced and deleted objects for %d days.
 cutoff=$(date -u -d "@$(( $(date +%%s) - %d * 86400 ))" +%%Y-%%m-%%dT%%H%%M%%SZ)
 rclone lsf --dirs-only crypt:archive | while read -r dir; do
@@ -207,4 +209,79 @@ func bucketSection(rb Runbook, m *markdown.Doc, _ *schema.SiteApp, r *RestoreJob
 		"rclone lsf --dirs-only crypt:archive")
 	m.Para("The last command lists the runs that replaced or deleted something. %s lists what one run replaced or deleted, and %s copies all of it back into the bucket; add %s with one of the listed paths to copy only that object.",
 		markdown.Code("rclone ls crypt:archive/"+SnapshotPlaceholder), markdown.Code("rclone copy crypt:archive/"+SnapshotPlaceholder+" source:"+c.Bucket), markdown.Code("--include"))
+}
+
+// bucketSample is where in the crypt remote a mirror run records the
+// sample its drill checks: beside "current" and "archive", encrypted like
+// them, and never synced back into the bucket.
+const bucketSample = "crypt:drill/sample.md5"
+
+// bucketSampleSize is how many objects a mirror run samples for its drill.
+const bucketSampleSize = 16
+
+// bucketSampleScript records, after the sync, what the drill compares
+// the mirror with: up to bucketSampleSize objects of the bucket chosen at
+// random, with the MD5 sums of their content as read from the bucket (an
+// md5sum file, one "<sum>  <path>" line each). An empty bucket records an
+// empty sample.
+var bucketSampleScript = fmt.Sprintf(`tmp=${TMPDIR:-/tmp}
+rclone lsf --recursive --files-only --fast-list "source:$ODBACKUP_BUCKET" >"$tmp/objects"
+awk 'BEGIN { srand() } { printf "%%.9f\t%%s\n", rand(), $0 }' "$tmp/objects" | sort | head -n %[1]d | cut -f 2- >"$tmp/sample"
+rclone md5sum --download --files-from-raw "$tmp/sample" "source:$ODBACKUP_BUCKET" >"$tmp/sample.md5"
+rclone copyto "$tmp/sample.md5" %[2]s
+echo "odbackup: recorded the MD5 sums of $(wc -l <"$tmp/sample.md5") sampled objects in %[2]s for the restore drill"
+`, bucketSampleSize, bucketSample)
+
+// Drills: every bucket mirror is drilled: a sample of its objects.
+func (bucketMirror) Drills(*schema.SiteStore) bool { return true }
+
+// DrillContainer runs the drill in the rclone image with the mirror's and
+// the crypt remote's settings only: the drill reads no bucket of the site.
+func (bucketMirror) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	var env []corev1.EnvVar
+	for _, e := range bucketMirrorEnv(g.Plan.Site.Policy, st) {
+		if !strings.HasPrefix(e.Name, "RCLONE_CONFIG_SOURCE_") {
+			env = append(env, e)
+		}
+	}
+	return manifest.Container{Image: g.Plan.Site.Policy.Images.Rclone, Script: bucketDrillScript(st), Env: env}
+}
+
+func (bucketMirror) DrillChecks(*plan.Step) string {
+	return fmt.Sprintf("the %d objects the newest mirror run sampled, with the MD5 sums it read from the bucket, decrypt from the mirror's %s with the same sums (%s)",
+		bucketSampleSize, markdown.Code("current"), markdown.Code("rclone checksum --download"))
+}
+
+// bucketDrillScript reads the sample the newest mirror run recorded and
+// checks it against the mirror's "current" with rclone checksum, which
+// downloads and decrypts each sampled object and compares its MD5 sum:
+// this proves the mirror is there, decrypts with the password and salt
+// of the Secret, and holds what the bucket held.
+func bucketDrillScript(st *plan.Step) string {
+	b := shell.DrillHeader(st, "S3 bucket mirror of "+st.Store.Connection.Bucket)
+	fmt.Fprintf(b, `RCLONE_CONFIG_CRYPT_PASSWORD=$(printf '%%s' "$ODBACKUP_CRYPT_PASSWORD" | rclone obscure -)
+RCLONE_CONFIG_CRYPT_PASSWORD2=$(printf '%%s' "$ODBACKUP_CRYPT_SALT" | rclone obscure -)
+export RCLONE_CONFIG_CRYPT_PASSWORD RCLONE_CONFIG_CRYPT_PASSWORD2
+# rclone copyto copies nothing, and succeeds, when the source is no file.
+if ! rclone copyto %[1]s "$scratch/sample.md5" 2>"$scratch/sample.log" || [ ! -f "$scratch/sample.md5" ]; then
+	cat "$scratch/sample.log" >&2
+	fail "cannot read the sample the newest mirror run recorded (%[1]s): no mirror run recorded one yet, or the mirror's credentials, crypt password or salt are wrong"
+fi
+sampled=$(grep -c . "$scratch/sample.md5" || true)
+if [ "$sampled" -eq 0 ]; then
+	echo "odbackup drill passed: %[2]s: the bucket was empty at the newest mirror run; nothing to check"
+	exit 0
+fi
+if ! rclone checksum md5 "$scratch/sample.md5" crypt:current --download --one-way \
+	--combined="$scratch/combined" >"$scratch/check.log" 2>&1; then
+	cat "$scratch/check.log" >&2
+	bad=$(grep -c -v '^= ' "$scratch/combined" || true)
+	first=$(grep -v '^= ' "$scratch/combined" | head -n 1 |
+		sed 's/^\* /differs: /; s/^- /missing: /; s/^! /unreadable: /')
+	fail "$bad of the $sampled objects the newest mirror run sampled do not match the mirror's current copy (${first:-rclone checksum failed: $(tail -n 1 "$scratch/check.log")})"
+fi
+echo "odbackup drill: $sampled sampled objects decrypt from the mirror with the MD5 sums read from the bucket"
+`, bucketSample, st.Store.ID)
+	b.WriteString(shell.DrillPassed(st, "the mirror's sample matches"))
+	return b.String()
 }

@@ -103,20 +103,20 @@ func execExportScript(st *plan.Step) string {
 	b := shell.ResticScript(st, fmt.Sprintf("odbackup: %s in pod %s (%s)", e.Command, e.Pod, st.Store.ID))
 	marker := exportEndMarker(e)
 	inner := "set -e\n" + e.Command + "\necho " + shell.Quote(marker)
+	if e.Slapd != nil {
+		inner = "set -e\n" + slapdRecord(e.Slapd) + e.Command + "\necho " + shell.Quote(marker)
+	}
 	ldif := isLDIF(e)
 	// An LDIF's entries are the lines that start with "dn: ": grep -F
 	// picks the candidates cheaply, the anchored pattern counts exactly.
-	copies, count, lastEntry, entries := `"$tmp/end.fifo"`, "", "", ""
+	copies, count, counted, lastEntry, entries := `"$tmp/end.fifo"`, "", "", "", ""
 	if ldif {
 		copies = `"$tmp/count.fifo" "$tmp/end.fifo"`
 		count = `mkfifo "$tmp/count.fifo"
 { grep -F 'dn: ' | grep -c '^dn: ' || true; } <"$tmp/count.fifo" >"$tmp/count" &
 counter=$!
 `
-		lastEntry = `elif [ "$(tail -c $((m + 2)) "$end" | head -c 2 | wc -l)" -ne 2 ]; then
-	why="the last LDIF entry is cut short"
-`
-		entries = fmt.Sprintf(`wait "$counter"
+		counted = `wait "$counter"
 count=$(cat "$tmp/count")
 case $count in
 '' | *[!0-9]*)
@@ -124,7 +124,16 @@ case $count in
 	exit 1
 	;;
 esac
-printf '%%s%%s\n' %s "$count"
+`
+		// An export of a slapd server starts with comment lines (the
+		// recorded schema), so a slapcat that printed nothing is not an
+		// empty stream: it is an LDIF without entries.
+		lastEntry = `elif [ "$count" -eq 0 ]; then
+	why="the export holds no entries"
+elif [ "$(tail -c $((m + 2)) "$end" | head -c 2 | wc -l)" -ne 2 ]; then
+	why="the last LDIF entry is cut short"
+`
+		entries = fmt.Sprintf(`printf '%%s%%s\n' %s "$count"
 `, shell.Quote(ldifEntriesMark))
 	}
 	check := fmt.Sprintf(`set -eu
@@ -141,7 +150,7 @@ ender=$!
 	echo "$rc" >"$tmp/status"
 } | tee %[8]s | head -c -"$m"
 wait "$ender"
-end=$tmp/end
+%[9]send=$tmp/end
 size=$(wc -c <"$end")
 why=
 if [ "$size" -eq 0 ]; then
@@ -161,11 +170,49 @@ if [ "$rc" -ne 0 ]; then
 	echo "odbackup: kubectl exec of the export failed (exit $rc); nothing is stored" >&2
 	exit 1
 fi
-%[7]s`, shell.Quote(e.Pod), shell.Quote(e.Container), shell.Quote(marker), count, shell.Quote(inner), lastEntry, entries, copies)
+%[7]s`, shell.Quote(e.Pod), shell.Quote(e.Container), shell.Quote(marker), count, shell.Quote(inner), lastEntry, entries, copies, counted)
 	b.WriteString(shell.Var("export_check", check))
 	fmt.Fprintf(b, "echo %s\n", shell.Quote(fmt.Sprintf("odbackup: %s in pod %s, container %s, checked for its end marker", e.Command, e.Pod, e.Container)))
 	b.WriteString(shell.ResticBackup(st, e.Filename, []string{"export=" + e.Filename}, `sh -c "$export_check"`))
 	return b.String()
+}
+
+// Comment lines an LDIF export of a slapd server starts with: what the
+// restore drill needs to load the LDIF as the live server would, recorded
+// by the backup in the same file (LDIF readers skip comments).
+const (
+	// slapdMark starts the live configuration's modulepath and moduleload
+	// lines (overlays such as memberof define attributes the entries carry).
+	slapdMark = "# odbackup: slapd "
+	// schemaMark starts every line of the schema files the live
+	// configuration includes, in its order.
+	schemaMark = "# odbackup: schema "
+	// noSchemaMark says why the backup recorded no schema.
+	noSchemaMark = "# odbackup: slapd configuration not recorded: "
+)
+
+// slapdRecord prints, in the pod, the slapd configuration's modules and
+// schema as LDIF comment lines before the export. When the configuration
+// cannot be read, the export goes on and records why (the drill then
+// fails saying so): the backup of the data does not depend on what only
+// the drill needs.
+func slapdRecord(s *schema.Slapd) string {
+	return fmt.Sprintf(`conf=%[1]s
+if record=$(
+	[ -r "$conf" ] || exit 1
+	sed -n -E 's/^(modulepath|moduleload)[[:space:]]/%[2]s&/p' "$conf" || exit 1
+	for f in $(sed -n -E 's/^include[[:space:]]+"?([^"[:space:]]+\.schema)"?[[:space:]]*$/\1/p' "$conf"); do
+		[ -r "$f" ] || exit 1
+		while IFS= read -r line || [ -n "$line" ]; do
+			printf '%[3]s%%s\n' "$line"
+		done <"$f"
+	done
+) && [ -n "$record" ]; then
+	printf '%%s\n' "$record"
+else
+	echo "%[4]scannot read $conf or a schema file it includes, or it includes none"
+fi
+`, shell.Quote(s.Config), slapdMark, schemaMark, noSchemaMark)
 }
 
 // exportRestoreScript fetches a logical export into the pod it came from,
@@ -241,6 +288,8 @@ mv %[1]s %[2]s`, shell.Quote(loadDir), s.Directory, shell.Quote(s.Config), shell
 		markdown.Code("slapadd"), markdown.Code("slapd"), markdown.Code("slapd"), markdown.Code(s.Config), markdown.Code("slapd"), markdown.Code(s.Directory+".before-restore"))
 	m.CodeBlock("sh", rb.Kubectl(fmt.Sprintf("exec %s --container=%s -- sh -c %s", e.Pod, e.Container, shell.Quote(inner)))+"\n"+
 		rb.Kubectl("delete pod "+e.Pod))
+	m.Para("The LDIF starts with comment lines (%s, %s) that record the server's modules and schema for the restore drill, and ends with one that records its number of entries (%s); %s skips comment lines.",
+		markdown.Code(strings.TrimSpace(slapdMark)+" …"), markdown.Code(strings.TrimSpace(schemaMark)+" …"), markdown.Code(ldifEntriesMark+"N"), markdown.Code("slapadd"))
 	m.Para("The export holds the directory, not the transaction log that the UDM listener of %s follows; restore the listener's volume and the provisioning queue from snapshots of the same night where they still exist.", app.Name)
 }
 
@@ -254,21 +303,25 @@ func findClaimRestore(restores []*RestoreJob, storeID string) *RestoreJob {
 	return nil
 }
 
-// Drills: an LDIF export is drilled (its entries are counted against the
-// count the backup recorded); other exports have nothing to check.
-func (execExport) Drills(st *schema.SiteStore) bool { return isLDIF(st.Export) }
+// Drills: an LDIF export of a slapd server is drilled: it loads into a
+// scratch database; other exports have nothing to check.
+func (execExport) Drills(st *schema.SiteStore) bool {
+	return isLDIF(st.Export) && st.Export.Slapd != nil
+}
 
 // isLDIF reports whether an export is an LDIF (slapcat).
 func isLDIF(e *schema.Export) bool { return e != nil && strings.HasSuffix(e.Filename, ".ldif") }
 
-// drillContainer checks the LDIF with busybox's tools in the busybox
-// image.
+// DrillContainer loads the LDIF with the slapadd of the policy's openldap
+// image (openDesk's own LDAP server image by default); busybox gives the
+// script the same tools in any image.
 func (execExport) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
-	return manifest.Container{Image: g.Plan.Site.Policy.Images.Busybox, Restic: true, Script: ldifDrillScript(st)}
+	return manifest.Container{Image: g.Plan.Site.Policy.Images.OpenLDAP, Busybox: true, Restic: true, Script: ldifDrillScript(st)}
 }
 
 func (execExport) DrillChecks(st *plan.Step) string {
-	return fmt.Sprintf("the newest %s is complete (it ends with the entry count the backup recorded) and holds that many entries", markdown.Code(st.Store.Export.Filename))
+	return fmt.Sprintf("the newest %s ends with the entry count its backup recorded and loads with %s into a scratch database in the drill's pod, with schema checking, the live server's modules and schema as the backup recorded them at the top of the LDIF; the loaded database then holds that many entries",
+		markdown.Code(st.Store.Export.Filename), markdown.Code("slapadd"))
 }
 
 // ldifEntriesMark starts the comment line an LDIF backup ends with: the
@@ -276,9 +329,15 @@ func (execExport) DrillChecks(st *plan.Step) string {
 // (slapadd, ldapadd) skip comment lines.
 const ldifEntriesMark = "# odbackup: entries "
 
-// ldifDrillScript restores the newest LDIF and compares its entries with
-// the count its backup recorded in its last line: an LDIF cut short has
-// lost that line, or holds fewer entries than it says.
+// ldifDrillScript restores the newest LDIF, compares its entries with the
+// count its backup recorded in its last line (an LDIF cut short has lost
+// that line, or holds fewer entries than it says), and loads it with
+// slapadd into a scratch database: a slapd configuration in the scratch
+// folder with the live server's modules and schema, as the backup
+// recorded them in the LDIF's first lines (slapdRecord), and one mdb
+// database there. Schema checking stays on, so an entry the live server
+// would refuse fails the drill. The live server's own configuration is
+// never read: the drill needs no access to its pod.
 func ldifDrillScript(st *plan.Step) string {
 	e := st.Store.Export
 	b := shell.DrillHeader(st, "LDIF export "+e.Filename)
@@ -294,8 +353,36 @@ fi
 if [ "$entries" -eq 0 ]; then
 	fail "the newest %[2]s holds no entries"
 fi
-echo "odbackup drill: $entries entries, as recorded at backup time"
-`, ldifEntriesMark, e.Filename)
-	b.WriteString(shell.DrillPassed(st, e.Filename+" is complete"))
+sed -n 's/^%[3]s//p' "$scratch/export.ldif" >"$scratch/schema"
+if [ ! -s "$scratch/schema" ]; then
+	why=$(sed -n 's/^%[4]s//p' "$scratch/export.ldif" | head -n 1)
+	fail "the newest %[2]s records no slapd schema (${why:-taken before backups recorded it}): it cannot be loaded"
+fi
+command -v slapadd >/dev/null 2>&1 || fail "slapadd is not in this image (images.openldap)"
+base=$(sed -n 's/^dn: //p' "$scratch/export.ldif" | head -n 1)
+mkdir "$scratch/db"
+{
+	sed -n 's/^%[5]s//p' "$scratch/export.ldif"
+	echo "include \"$scratch/schema\""
+	echo "database mdb"
+	echo "suffix \"$base\""
+	echo "directory \"$scratch/db\""
+	echo "maxsize 17179869184"
+} >"$scratch/slapd.conf"
+slapadd -f "$scratch/slapd.conf" -b "$base" -q -l "$scratch/export.ldif" >"$scratch/slapadd.log" 2>&1 || {
+	cat "$scratch/slapadd.log" >&2
+	fail "slapadd cannot load the newest %[2]s into a scratch database: $(grep -v '^[[:space:]]*$' "$scratch/slapadd.log" | tail -n 1)"
+}
+slapcat -f "$scratch/slapd.conf" -b "$base" -l "$scratch/loaded.ldif" 2>"$scratch/slapcat.log" || {
+	cat "$scratch/slapcat.log" >&2
+	fail "slapcat of the scratch database failed"
+}
+loaded=$(grep -c '^dn:' "$scratch/loaded.ldif" || true)
+if [ "$loaded" -ne "$recorded" ]; then
+	fail "the scratch database holds $loaded entries after slapadd; the backup recorded $recorded"
+fi
+echo "odbackup drill: $loaded entries loaded into a scratch database, as recorded at backup time"
+`, ldifEntriesMark, e.Filename, schemaMark, noSchemaMark, slapdMark)
+	b.WriteString(shell.DrillPassed(st, e.Filename+" loads with all its entries"))
 	return b.String()
 }

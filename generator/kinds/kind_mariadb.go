@@ -232,6 +232,11 @@ for db in $databases; do
 	restic dump --no-lock --host=%[1]s --tag="%[4]s,database=$db" latest "$db.sql" >"$scratch/$db.sql" ||
 		fail "restic dump of $db.sql from the newest snapshot failed"
 	echo "odbackup drill: $(wc -c <"$scratch/$db.sql") bytes of $db.sql restored from the newest snapshot"
+	# A dump cut between two statements loads without an error; mariadb-dump
+	# ends every complete dump with this comment.
+	if ! tail -n 1 "$scratch/$db.sql" | grep -q '^-- Dump completed'; then
+		fail "the newest dump of $db is cut short: it does not end with mariadb-dump's \"-- Dump completed\" line"
+	fi
 done
 mariadb-install-db --no-defaults --datadir="$scratch/data" --auth-root-authentication-method=normal \
 	--skip-test-db >"$scratch/install.log" 2>&1 || {

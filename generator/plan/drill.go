@@ -8,8 +8,8 @@ import (
 )
 
 // DrillKind is a Kind whose backups a restore drill can restore into
-// scratch space and check. Kinds that cannot (volume snapshots, bucket
-// mirrors) do not implement it and their stores have no drill.
+// scratch space, or sample, and check. Kinds that cannot (volume
+// snapshots) do not implement it and their stores have no drill.
 type DrillKind interface {
 	Kind
 	// Drills reports whether the kind's backup of st is drilled.
@@ -43,7 +43,7 @@ func (p *Plan) planDrills() {
 	var apps []*schema.SiteApp
 	for _, s := range p.Steps {
 		k, ok := s.Kind.(DrillKind)
-		if !ok || !s.UsesRestic() || !k.Drills(s.Store) {
+		if !ok || !k.Drills(s.Store) {
 			continue
 		}
 		id := s.Job.App.ID
@@ -96,7 +96,7 @@ func (p *Plan) DrillOf(st *Step) *Drill {
 // DrillOffOf is the decision that turned off the drill of a step, or nil
 // (also when the step's kind has no drill).
 func (p *Plan) DrillOffOf(st *Step) *DrillOff {
-	if k, ok := st.Kind.(DrillKind); !ok || !st.UsesRestic() || !k.Drills(st.Store) {
+	if k, ok := st.Kind.(DrillKind); !ok || !k.Drills(st.Store) {
 		return nil
 	}
 	for i := range p.DrillsOff {

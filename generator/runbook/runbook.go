@@ -474,8 +474,12 @@ func (rb *runbooks) overview(m *markdown.Doc, app *schema.SiteApp, restores []*k
 	m.Table([]string{"step", "store", "holds", "backed up", "restore drill", "restore Job"}, rows)
 	for _, d := range rb.plan.Drills {
 		if d.App.ID == app.ID {
-			m.Para("The restore drill %s restores the newest backup of each store it lists above into scratch space in its own pod, never into the live service, and checks it; a failed check fails its Job, and the last line of its log starts with %s and names the store and the reason. Run it now, before you need a restore, with %s.",
-				markdown.Code(d.Name), markdown.Code("odbackup drill FAILED:"), markdown.Code(rb.Kubectl(fmt.Sprintf("create job --from=cronjob/%s %s-now", d.Name, d.Name))))
+			mirror := ""
+			if slices.ContainsFunc(d.Steps, func(st *plan.Step) bool { return st.Kind.Traits().BucketMirror }) {
+				mirror = " (of a bucket mirror, the objects its newest run sampled)"
+			}
+			m.Para("The restore drill %s restores the newest backup of each store it lists above%s into scratch space in its own pod, never into the live service, and checks it; a failed check fails its Job, and the last line of its log starts with %s and names the store and the reason. Run it now, before you need a restore, with %s.",
+				markdown.Code(d.Name), mirror, markdown.Code("odbackup drill FAILED:"), markdown.Code(rb.Kubectl(fmt.Sprintf("create job --from=cronjob/%s %s-now", d.Name, d.Name))))
 		}
 	}
 	steps := diagram.New(diagram.Right)
@@ -766,7 +770,7 @@ func (rb *runbooks) drillWords(st *plan.Step) string {
 	if off := rb.plan.DrillOffOf(st); off != nil {
 		return "**off** by the site's decision: " + off.Reason
 	}
-	return "none: odbackup drills restic backups of databases, Redis and LDIF exports only"
+	return "none: this kind of backup has no drill (odbackup drills PostgreSQL and MariaDB dumps, Redis, LDIF exports and bucket mirrors)"
 }
 
 func boolRank(b bool) int {

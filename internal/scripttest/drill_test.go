@@ -1,6 +1,7 @@
 package scripttest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,10 +30,13 @@ func lastLine(s string) string {
 }
 
 // TestLDIFDrill: the backup of an LDIF records its entry count in the
-// same snapshot; the drill passes on that backup and fails, with one line
-// that says why, on an LDIF cut short (the count line is gone), on one
-// whose entries do not match the count, and when there is no snapshot or
-// restic cannot read it.
+// same snapshot, and the slapd schema it needs to load (or why it could
+// not: this sandbox has no /etc/ldap/slapd.conf); the drill fails, with
+// one line that says why, on that backup (no schema recorded), on an LDIF
+// cut short (the count line is gone), on one whose entries do not match
+// the count, and when there is no snapshot or restic cannot read it. That
+// a good LDIF loads with slapadd, and one that does not load fails, the
+// e2e test TestDrillLDIF proves with the real slapd tools.
 func TestLDIFDrill(t *testing.T) {
 	t.Parallel()
 	const store = "nubus/pvc/shared-data-ums-ldap-server-primary-0"
@@ -54,9 +58,12 @@ func TestLDIFDrill(t *testing.T) {
 	if !strings.HasSuffix(content, "\n# odbackup: entries 51\n") {
 		t.Fatalf("the LDIF backup does not end with its entry count (51):\n%s", content[max(0, len(content)-200):])
 	}
-	r := sb.MustRun(drill, Opts{})
-	if !strings.Contains(r.Stdout, "odbackup drill passed: "+store) {
-		t.Errorf("the drill of a good backup did not say it passed:\n%s", r)
+	if !strings.HasPrefix(content, "# odbackup: slapd configuration not recorded: cannot read /etc/ldap/slapd.conf") {
+		t.Fatalf("the LDIF backup does not start with why it recorded no slapd schema:\n%s", content[:min(len(content), 200)])
+	}
+	r := sb.Run(drill, Opts{})
+	if l := lastLine(r.Stderr); r.OK() || l != fail+"the newest ldap-primary.ldif records no slapd schema (cannot read /etc/ldap/slapd.conf or a schema file it includes, or it includes none): it cannot be loaded" {
+		t.Errorf("the drill of a backup without a recorded schema did not fail saying why:\n%s", r)
 	}
 
 	for _, c := range []struct {
@@ -137,5 +144,61 @@ func TestMariaDBDrillWithoutSnapshot(t *testing.T) {
 	r = sb.Run(drillStep(t, all, "ox-appsuite/mariadb/configdb"), Opts{})
 	if r.OK() || lastLine(r.Stderr) != "odbackup drill FAILED: ox-appsuite/mariadb/configdb: no snapshot of the store at site landesamt-it" {
 		t.Errorf("the drill of a named database without a snapshot did not fail saying why:\n%s", r)
+	}
+}
+
+// TestBucketMirrorDrill: a mirror run records its sample in the mirror
+// (crypt:drill/sample.md5, from rclone md5sum of the sampled objects);
+// the drill passes when rclone checksum matches every sampled object,
+// passes saying so on an empty bucket's sample, and fails with one line
+// naming the first object when one differs or is missing, and when the
+// mirror holds no sample. That rclone's checksum of the real crypt
+// remote works this way, the e2e test TestDrillS3Mirror proves.
+func TestBucketMirrorDrill(t *testing.T) {
+	t.Parallel()
+	const store = "nextcloud/s3/nextcloud"
+	all := example(t, "ee-full")
+	backup := backupStep(t, all, store, false)
+	drill := drillStep(t, all, store)
+	fail := "odbackup drill FAILED: " + store + ": "
+
+	sb := NewSandbox(t)
+	r := sb.Run(drill, Opts{})
+	if l := lastLine(r.Stderr); r.OK() || !strings.HasPrefix(l, fail+"cannot read the sample the newest mirror run recorded (crypt:drill/sample.md5)") {
+		t.Errorf("the drill without a sample did not fail saying why:\n%s", r)
+	}
+
+	sb.writeState("rclone-lsf", "a.txt\nd/b.txt\n")
+	sb.MustRun(backup, Opts{})
+	var md5sum, recorded bool
+	for _, c := range sb.Calls() {
+		if c.Cmd == "rclone" && len(c.Args) > 0 && c.Args[0] == "md5sum" && slices.Contains(c.Args, "--download") {
+			md5sum = true
+		}
+		if c.Cmd == "rclone" && len(c.Args) == 3 && c.Args[0] == "copyto" && c.Args[2] == "crypt:drill/sample.md5" {
+			recorded = true
+		}
+	}
+	if !md5sum || !recorded {
+		t.Fatalf("the mirror run did not record a sample with rclone md5sum --download (%v) into crypt:drill/sample.md5 (%v)", md5sum, recorded)
+	}
+	// The stub's md5sum prints nothing: the sample of an empty bucket.
+	if r := sb.MustRun(drill, Opts{}); !strings.Contains(r.Stdout, "odbackup drill passed: "+store+": the bucket was empty at the newest mirror run") {
+		t.Errorf("the drill of an empty bucket's sample did not pass saying so:\n%s", r)
+	}
+
+	sb.writeState("rclone-remote/drill/sample.md5", "b1946ac92492d2347c6235b4d2611184  a.txt\n591785b794601e212b260e25925636fd  d/b.txt\n")
+	sb.writeState("rclone-combined", "= a.txt\n= d/b.txt\n")
+	if r := sb.MustRun(drill, Opts{}); !strings.Contains(r.Stdout, "odbackup drill: 2 sampled objects decrypt from the mirror") {
+		t.Errorf("the drill of a matching sample did not pass:\n%s", r)
+	}
+	for _, c := range []struct{ combined, want string }{
+		{"* a.txt\n= d/b.txt\n", "1 of the 2 objects the newest mirror run sampled do not match the mirror's current copy (differs: a.txt)"},
+		{"= a.txt\n- d/b.txt\n", "1 of the 2 objects the newest mirror run sampled do not match the mirror's current copy (missing: d/b.txt)"},
+	} {
+		sb.writeState("rclone-combined", c.combined)
+		if r := sb.Run(drill, Opts{}); r.OK() || lastLine(r.Stderr) != fail+c.want {
+			t.Errorf("the drill's last line is %q, want %q:\n%s", lastLine(r.Stderr), fail+c.want, r)
+		}
 	}
 }

@@ -334,6 +334,9 @@ func (s *Sandbox) Run(step *Step, o Opts) Result {
 	env["HOME"] = filepath.Join(s.Dir, "home")
 	env["TMPDIR"] = filepath.Join(s.Dir, "tmp")
 	env["TZ"] = "UTC"
+	// A drill's scratch folder (the Pod's /tmp/odbackup-drill) is the
+	// sandbox's own: parallel tests never remove each other's.
+	env["ODBACKUP_SCRATCH"] = filepath.Join(s.Dir, "tmp")
 	env[stubs.StateEnv] = s.State
 	for k, v := range o.Env {
 		env[k] = v

@@ -409,7 +409,11 @@ func (s *stub) redis() int {
 }
 
 // rclone: obscure prints a stand-in for the obscured input; lsf lists the
-// lines of the file rclone-lsf; everything else succeeds or fails on cue.
+// lines of the file rclone-lsf; copyto copies between local files and the
+// folder rclone-remote (a remote's path after its colon), copying nothing
+// and succeeding when the source is not there, as rclone does; checksum writes the file rclone-combined
+// to its --combined file and fails when a line of it is not a match
+// ("= "); everything else succeeds or fails on cue.
 func (s *stub) rclone() int {
 	sub := ""
 	if len(s.call.Args) > 0 {
@@ -432,6 +436,40 @@ func (s *stub) rclone() int {
 	if sub == "lsf" {
 		data, _ := os.ReadFile(filepath.Join(s.dir, "rclone-lsf"))
 		os.Stdout.Write(data)
+	}
+	if sub == "copyto" && len(s.call.Args) >= 3 {
+		local := func(p string) string {
+			if _, rest, ok := strings.Cut(p, ":"); ok {
+				return filepath.Join(s.dir, "rclone-remote", filepath.FromSlash(rest))
+			}
+			return p
+		}
+		data, err := os.ReadFile(local(s.call.Args[1]))
+		if err != nil {
+			// As rclone does: a source that is no file is a folder
+			// with nothing to copy.
+			return 0
+		}
+		dst := local(s.call.Args[2])
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	if sub == "checksum" {
+		data, _ := os.ReadFile(filepath.Join(s.dir, "rclone-combined"))
+		for _, a := range s.call.Args {
+			if p, ok := strings.CutPrefix(a, "--combined="); ok {
+				os.WriteFile(p, data, 0o644)
+			}
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if l != "" && !strings.HasPrefix(l, "= ") {
+				fmt.Fprintln(os.Stderr, "ERROR : files differ")
+				return 1
+			}
+		}
 	}
 	return 0
 }
