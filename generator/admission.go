@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/odbackup/odbackup/generator/kinds"
 	"github.com/odbackup/odbackup/generator/manifest"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -105,8 +107,10 @@ func celList(values []string) string {
 }
 
 // admissionObjects are the ValidatingAdmissionPolicy and its binding that
-// narrow account's rules, or nothing when they need no narrowing.
-func (g *generation) admissionObjects(account, app string, rules []rbacv1.PolicyRule, stores []string) []any {
+// narrow account's rules, or nothing when they need no narrowing. pods are
+// the pods the account's steps create (kinds.PodCreator): where it may
+// create pods, it may create only pods that use no more than these do.
+func (g *generation) admissionObjects(account, app string, rules []rbacv1.PolicyRule, stores []string, pods []*corev1.Pod) []any {
 	pol := g.Plan.Site.Policy
 	ars, err := admissionRules(account, rules, stores)
 	if err != nil {
@@ -157,6 +161,9 @@ func (g *generation) admissionObjects(account, app string, rules []rbacv1.Policy
 				Reason:     ptr.To(metav1.StatusReasonForbidden),
 			})
 		}
+		if ar.group == "" && ar.resource == "pods" && slices.Contains(ar.operations, admissionv1.Create) {
+			validations = append(validations, podValidation(account, pods))
+		}
 	}
 	labels := manifest.ObjectLabels(pol.Site, app)
 	return []any{
@@ -186,12 +193,77 @@ func (g *generation) admissionObjects(account, app string, rules []rbacv1.Policy
 	}
 }
 
+// podValidation lets account create only pods that run as one of the
+// ServiceAccounts of pods, with their images, and read only their Secrets
+// and claims: a name alone (what the other rules check) would let a pod
+// of that name mount the maintenance credentials, another app's claim, or
+// run as a ServiceAccount with more rights.
+func podValidation(account string, pods []*corev1.Pod) admissionv1.Validation {
+	var accounts, images, secrets, claims []string
+	for _, p := range pods {
+		accounts = append(accounts, p.Spec.ServiceAccountName)
+		for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
+			images = append(images, c.Image)
+			for _, e := range c.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					secrets = append(secrets, e.ValueFrom.SecretKeyRef.Name)
+				}
+			}
+			for _, f := range c.EnvFrom {
+				if f.SecretRef != nil {
+					secrets = append(secrets, f.SecretRef.Name)
+				}
+			}
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.Secret != nil {
+				secrets = append(secrets, v.Secret.SecretName)
+			}
+			if v.PersistentVolumeClaim != nil {
+				claims = append(claims, v.PersistentVolumeClaim.ClaimName)
+			}
+		}
+	}
+	set := func(xs []string) []string { return slices.Compact(slices.Sorted(slices.Values(xs))) }
+	accounts, images, secrets, claims = set(accounts), set(images), set(secrets), set(claims)
+	container := fmt.Sprintf("c.image in %[1]s && (!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef) || e.valueFrom.secretKeyRef.name in %[2]s)) && (!has(c.envFrom) || c.envFrom.all(f, !has(f.secretRef) || f.secretRef.name in %[2]s))",
+		celList(images), celList(secrets))
+	expr := "request.resource.group != '' || request.resource.resource != 'pods' || object == null || (" +
+		"has(object.spec.serviceAccountName) && object.spec.serviceAccountName in " + celList(accounts) +
+		" && object.spec.containers.all(c, " + container + ")" +
+		" && (!has(object.spec.initContainers) || object.spec.initContainers.all(c, " + container + "))" +
+		" && (!has(object.spec.volumes) || object.spec.volumes.all(v, has(v.emptyDir) || (has(v.persistentVolumeClaim) && v.persistentVolumeClaim.claimName in " + celList(claims) + ") || (has(v.secret) && v.secret.secretName in " + celList(secrets) + "))))"
+	none := func(xs []string) string {
+		if len(xs) == 0 {
+			return "none"
+		}
+		return strings.Join(xs, ", ")
+	}
+	return admissionv1.Validation{
+		Expression: expr,
+		Message: fmt.Sprintf("odbackup: ServiceAccount %s may create only pods that run as %s with the images %s, read only the Secrets %s and mount only the claims %s and emptyDir volumes",
+			account, none(accounts), none(images), none(secrets), none(claims)),
+		Reason: ptr.To(metav1.StatusReasonForbidden),
+	}
+}
+
 func verbList(ops []admissionv1.OperationType) string {
 	words := make([]string, len(ops))
 	for i, op := range ops {
 		words[i] = strings.ToLower(string(op))
 	}
 	return strings.Join(words, " and ")
+}
+
+// jobPods are the pods a backup job's steps create.
+func (g *generation) jobPods(j *Job) []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, st := range j.Steps {
+		if pc, ok := st.Kind.(kinds.PodCreator); ok {
+			out = append(out, pc.CreatedPod(g.Builder, st))
+		}
+	}
+	return out
 }
 
 // jobStoreLabels are the store labels of a backup job's VolumeSnapshots.

@@ -78,12 +78,12 @@ func Emit(plan *Plan) (Tree, error) {
 	// Admission policies narrow what RBAC cannot (admission.go), for the
 	// restore accounts too: they must be in force before a restore runs.
 	for _, j := range plan.Jobs {
-		if objs := g.admissionObjects(j.Name, j.App.ID, jobRules(j), jobStoreLabels(j)); len(objs) > 0 {
+		if objs := g.admissionObjects(j.Name, j.App.ID, jobRules(j), jobStoreLabels(j), g.jobPods(j)); len(objs) > 0 {
 			put(path.Join("admission", j.Name+".yaml"), objs...)
 		}
 	}
 	for _, r := range kinds.Restores(plan) {
-		if objs := g.admissionObjects(r.Name, r.App(), restoreRules(r), []string{manifest.StoreLabel(r.Step.Store.ID)}); len(objs) > 0 {
+		if objs := g.admissionObjects(r.Name, r.App(), restoreRules(r), []string{manifest.StoreLabel(r.Step.Store.ID)}, nil); len(objs) > 0 {
 			put(path.Join("admission", r.Name+".yaml"), objs...)
 		}
 	}

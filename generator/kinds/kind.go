@@ -22,6 +22,15 @@ import (
 // goes to restic, and overrides what differs. Everything a kind needs is
 // exported: a kind can live outside this package (kind_test.go in
 // generator builds a site with one).
+// PodCreator is a Kind whose backup step creates a Pod of its own (the
+// off-site copy's pod). Its account's right to create pods cannot be
+// narrowed by RBAC beyond the pod's name, and a pod may name any Secret,
+// claim, image or ServiceAccount of the namespace: the admission policy
+// lets the account create only pods that use what this one uses.
+type PodCreator interface {
+	CreatedPod(g *manifest.Builder, st *plan.Step) *corev1.Pod
+}
+
 type Kind interface {
 	plan.Kind
 

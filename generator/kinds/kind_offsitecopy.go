@@ -285,6 +285,12 @@ func cloneManifest(g *manifest.Builder, st *plan.Step) []byte {
 // the restic image, the clone mounted read-only, Pod Security
 // "restricted", no API token, the volume owner's user and group.
 func copyPodManifest(g *manifest.Builder, st *plan.Step) []byte {
+	return g.YAML(offsiteCopy{}.CreatedPod(g, st))
+}
+
+// CreatedPod is the copy pod (see copyPodManifest); the admission policy
+// of the step's account lets it create only pods like it.
+func (offsiteCopy) CreatedPod(g *manifest.Builder, st *plan.Step) *corev1.Pod {
 	pol := g.Plan.Site.Policy
 	labels := manifest.ObjectLabels(pol.Site, st.Store.App)
 	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
@@ -325,7 +331,7 @@ func copyPodManifest(g *manifest.Builder, st *plan.Step) []byte {
 			},
 		},
 	}
-	return g.YAML(pod)
+	return pod
 }
 
 // offsiteCopyScript runs in the copy pod: the clone's files into restic,
