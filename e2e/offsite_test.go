@@ -494,3 +494,52 @@ func TestOffsiteResticFails(t *testing.T) {
 		t.Errorf("%d snapshots after a failed copy", n)
 	}
 }
+
+// TestDrillOffsite: the restore drill of an off-site copy with the real
+// restic and the tools of the images' busybox. The copy pod, run as the
+// step creates it, records a sample of the clone's files with their
+// SHA-256 sums in the same snapshot; the drill restores every sampled
+// file of the awkward tree (names with spaces, tabs, globs, a leading
+// dash, non-ASCII letters; the name with a newline is left out) and
+// passes. A newer copy whose recorded sum of a file differs from the
+// file's content (what a repository that lost or changed data would
+// give) fails the drill, naming the file.
+func TestDrillOffsite(t *testing.T) {
+	t.Parallel()
+	f := newOffsiteFixture(t, true)
+	src := filepath.Join(t.TempDir(), "src")
+	awkwardTree(t, src)
+	sample := t.TempDir()
+	r, copied := f.run(t, nil, src, map[string]string{"ODBACKUP_SAMPLE_DIR": sample})
+	if !r.OK() || copied == nil || !copied.OK() {
+		t.Fatalf("the off-site copy failed:\n%s\ncopy pod: %v", r, copied)
+	}
+	if !strings.Contains(copied.Stdout, "odbackup: 8 of the 8 files sampled for the restore drill") {
+		t.Errorf("the copy pod did not sample the 8 files of the tree that have no newline in their name:\n%s", copied)
+	}
+	drill := f.s.Drill(t, offsiteStore)
+	env := scratch(t)
+	env["ODBACKUP_SAMPLE_DIR"] = sample
+	res := drill.Run(t, env)
+	if !res.OK() || !strings.Contains(res.Stdout, "odbackup drill: 8 of the 8 files of snapshot ") ||
+		!strings.Contains(res.Stdout, "odbackup drill passed: "+offsiteStore+": the copy's sample matches") {
+		t.Fatalf("the drill of a good off-site copy did not check 8 files and pass:\n%s", res)
+	}
+
+	// A copy whose sample records another sum for one file.
+	sums := filepath.Join(sample, "sample.sha256")
+	data, err := os.ReadFile(sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	_, file, _ := strings.Cut(lines[1], " ")
+	lines[1] = strings.Repeat("0", 64) + " " + file
+	if err := os.WriteFile(sums, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitNextSecond()
+	must(t, "restic backup of a copy with a wrong sum", Run(t, Cmd{Args: []string{"restic", "backup", "--host=" + f.s.Name,
+		"--tag=odbackup", "--tag=app=xwiki", "--tag=store=" + offsiteStore, src, sample}, Env: f.s.RepoEnv(t)}))
+	drillFailed(t, drill.Run(t, env), offsiteStore, file+" restored from snapshot ")
+}

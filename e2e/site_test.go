@@ -413,7 +413,7 @@ func (s *Site) Offsite(t testing.TB, storeID string) *Container {
 	t.Helper()
 	for p, cj := range s.CronJobs(t) {
 		for _, c := range containers(p, cj.Spec.JobTemplate.Spec.Template.Spec, s) {
-			if strings.HasPrefix(c.Name, "offsite-") && scripttest.StoreOf(c.Script()) == storeID {
+			if strings.HasPrefix(c.Name, "offsite-") && !scripttest.IsDrill(c.Script()) && scripttest.StoreOf(c.Script()) == storeID {
 				return c
 			}
 		}

@@ -50,6 +50,17 @@ const methodOffsiteCopy plan.Method = "offsite-copy"
 // paths; both sides use the same one).
 const offsiteMountDir = "/data"
 
+// offsiteSampleDir is where the copy pod writes the sample of files and
+// their checksums that the restore drill checks; the backup stores it in
+// the same snapshot as the files, under this path (ODBACKUP_SAMPLE_DIR in
+// the copy pod and in the drill).
+const offsiteSampleDir = manifest.TmpDir + "/odbackup-sample"
+
+// offsiteSampleSize is how many files a night's sample holds: enough to
+// read back files from many parts of the repository every month, few
+// enough that the copy and the drill hardly notice them.
+const offsiteSampleSize = 16
+
 func (offsiteCopy) Method() plan.Method { return methodOffsiteCopy }
 
 // Backs: volumes the policy copies off-site (schema resolves offsite).
@@ -295,7 +306,8 @@ func (offsiteCopy) CreatedPod(g *manifest.Builder, st *plan.Step) *corev1.Pod {
 	labels := manifest.ObjectLabels(pol.Site, st.Store.App)
 	labels[manifest.LabelStore] = manifest.StoreLabel(st.Store.ID)
 	labels[manifest.LabelJob] = st.Job.Name
-	env := append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir), manifest.Literal("ODBACKUP_SOURCE", offsiteMountDir)}, manifest.ResticEnv(st.Target)...)
+	env := append([]corev1.EnvVar{manifest.Literal("HOME", manifest.TmpDir), manifest.Literal("ODBACKUP_SOURCE", offsiteMountDir),
+		manifest.Literal("ODBACKUP_SAMPLE_DIR", offsiteSampleDir)}, manifest.ResticEnv(st.Target)...)
 	sc := manifest.PodSecurityContext()
 	c := st.Store.Connection
 	setOwner(sc, c)
@@ -336,11 +348,12 @@ func (offsiteCopy) CreatedPod(g *manifest.Builder, st *plan.Step) *corev1.Pod {
 
 // offsiteCopyScript runs in the copy pod: the clone's files into restic,
 // tagged per store and scoped to the site, as one snapshot of
-// $ODBACKUP_SOURCE (the same path every night, so restic finds its parent
-// and stores only what changed).
+// $ODBACKUP_SOURCE and the drill's sample (the same paths every night, so
+// restic finds its parent and stores only what changed).
 func offsiteCopyScript(st *plan.Step) string {
 	b := shell.ResticScript(st, fmt.Sprintf("odbackup: files of a clone of PVC %s into restic (%s)", st.Store.Connection.Claim, st.Store.ID))
-	fmt.Fprintf(b, "restic_backup --host=%s --tag=odbackup --tag=%s --tag=%s --tag=claim=%s \\\n\t--one-file-system \"$ODBACKUP_SOURCE\"\n",
+	fmt.Fprintf(b, offsiteSampleScript, offsiteSampleSize)
+	fmt.Fprintf(b, "restic_backup --host=%s --tag=odbackup --tag=%s --tag=%s --tag=claim=%s \\\n\t--one-file-system \"$ODBACKUP_SOURCE\" \"$ODBACKUP_SAMPLE_DIR\"\n",
 		shell.Quote(st.Job.Site), shell.Quote("app="+st.Store.App), shell.Quote("store="+st.Store.ID), shell.Quote(st.Store.Connection.Claim))
 	b.WriteString("echo \"odbackup: files copied\"\n")
 	return b.String()
@@ -461,5 +474,113 @@ func offsiteRestoreScript(r *RestoreJob) string {
 restic restore --no-lock --host=%s --tag=%s --delete --target="$ODBACKUP_DATA_DIR" "$snapshot:$ODBACKUP_SOURCE"
 echo "odbackup: files restored"
 `, st.Store.Connection.Claim, shell.Quote(st.Job.Site), shell.Quote("store="+st.Store.ID))
+	return b.String()
+}
+
+// offsiteSampleScript (its %d: offsiteSampleSize) records, before the
+// backup, a sample of the clone's files picked at random (another sample
+// every night, so the drills read back files from all over the
+// repository in time) with their SHA-256 sums in
+// $ODBACKUP_SAMPLE_DIR/sample.sha256, which restic stores in the same
+// snapshot as the files. The clone does not change while it is read, so
+// the sums are those of the bytes restic stores. The first line says how
+// many files the sample lists and how many the volume has, so a drill
+// notices a sample cut short. Names with a newline are left out (the list
+// has one name a line); the list goes from find to awk through a pipe,
+// whose status is lost: a folder find cannot read, restic cannot read
+// either, and restic's run right after fails on it (exit 3).
+const offsiteSampleScript = `# A sample of the clone's files and their SHA-256 sums goes into the same
+# snapshot, for the restore drill to check what it restores against.
+sample_dir=$ODBACKUP_SAMPLE_DIR
+mkdir -p "$sample_dir"
+find "$ODBACKUP_SOURCE" -xdev -type f ! -name "$(printf '*\n*')" |
+	awk -v k=%d -v count="$sample_dir/count" 'BEGIN { srand() }
+	{ n++; if (n <= k) s[n] = $0; else { r = int(rand() * n) + 1; if (r <= k) s[r] = $0 } }
+	END { print n + 0 > count; for (i = 1; i <= n && i <= k; i++) print s[i] }' >"$sample_dir/picked"
+total=$(cat "$sample_dir/count")
+picked=$(wc -l <"$sample_dir/picked")
+{
+	echo "# odbackup sample: $((picked)) of $total files, SHA-256"
+	while IFS= read -r file; do
+		sum=$(sha256sum <"$file") || {
+			echo "odbackup: cannot read $file for the restore drill's sample" >&2
+			exit 1
+		}
+		printf '%%s %%s\n' "${sum%%%% *}" "$file"
+	done <"$sample_dir/picked"
+} >"$sample_dir/sample.sha256"
+rm -f "$sample_dir/count" "$sample_dir/picked"
+echo "odbackup: $((picked)) of the $total files sampled for the restore drill"
+`
+
+// Drills: every off-site copy is drilled: a sample of its files.
+func (offsiteCopy) Drills(*schema.SiteStore) bool { return true }
+
+// DrillContainer runs the drill in the restic image (its busybox has
+// sha256sum); it reads only the repository, never a claim.
+func (offsiteCopy) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Container {
+	return manifest.Container{Image: g.Plan.Site.Policy.Images.Restic, Script: offsiteDrillScript(st),
+		Env: []corev1.EnvVar{manifest.Literal("ODBACKUP_SAMPLE_DIR", offsiteSampleDir)}}
+}
+
+func (offsiteCopy) DrillChecks(*plan.Step) string {
+	return fmt.Sprintf("up to %d files the newest off-site copy sampled at random restore from restic and match the SHA-256 sums the copy recorded of the clone", offsiteSampleSize)
+}
+
+// offsiteDrillScript reads the sample the newest copy recorded and
+// restores each sampled file from that one snapshot (resolved once, so a
+// copy that lands meanwhile cannot mix in), streaming it into sha256sum:
+// a sampled file of many GiB needs no scratch space. Every call names the
+// site and the store besides the snapshot, as every drill's does. restic dump takes
+// the path exactly (restic restore --include would read it as a
+// pattern); its failure reaches the script through a file, as the pipe
+// loses it.
+func offsiteDrillScript(st *plan.Step) string {
+	b := shell.DrillHeader(st, "files of PVC "+st.Store.Connection.Claim)
+	fmt.Fprintf(b, `json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --json latest </dev/null) ||
+	fail "restic cannot list the snapshots of the repository"
+id=$(printf '%%s\n' "$json" | sed -n 's/.*"id":"\([0-9a-f][0-9a-f]*\)".*/\1/p')
+if [ -z "$id" ]; then
+	fail "the repository holds no off-site copy of this volume for site %[3]s"
+fi
+short=$(printf '%%.8s' "$id")
+if ! restic dump --no-lock --host=%[1]s --tag=%[2]s "$id" "$ODBACKUP_SAMPLE_DIR/sample.sha256" >"$scratch/sample.sha256" </dev/null; then
+	fail "the newest off-site copy (snapshot $short) holds no sample of checksums to check: it was made before odbackup recorded one, or the repository cannot be read"
+fi
+header=$(head -n 1 "$scratch/sample.sha256")
+case $header in
+"# odbackup sample: "*" of "*" files, SHA-256") ;;
+*) fail "the sample of snapshot $short does not start with its header: it is not one odbackup wrote" ;;
+esac
+want=${header#"# odbackup sample: "}
+want=${want%%%% *}
+total=${header#*" of "}
+total=${total%%%% *}
+listed=$(($(wc -l <"$scratch/sample.sha256") - 1))
+if [ "$listed" -ne "$want" ]; then
+	fail "the sample of snapshot $short lists $listed files; its header says $want: it is cut short"
+fi
+if [ "$want" -eq 0 ]; then
+	echo "odbackup drill passed: %[4]s: the volume held no files at the newest copy (snapshot $short); nothing to check"
+	exit 0
+fi
+checked=0
+tail -n +2 "$scratch/sample.sha256" >"$scratch/sample.list"
+while IFS= read -r line; do
+	sum=${line%%%% *}
+	file=${line#* }
+	rm -f "$scratch/dump.failed"
+	got=$({ restic dump --no-lock --host=%[1]s --tag=%[2]s "$id" "$file" </dev/null || echo "$?" >"$scratch/dump.failed"; } | sha256sum)
+	if [ -e "$scratch/dump.failed" ]; then
+		fail "restic dump of $file from snapshot $short failed (exit $(cat "$scratch/dump.failed")): the file is missing from the copy, or the repository cannot be read"
+	fi
+	if [ "${got%%%% *}" != "$sum" ]; then
+		fail "$file restored from snapshot $short does not match the SHA-256 sum the copy recorded"
+	fi
+	checked=$((checked + 1))
+done <"$scratch/sample.list"
+echo "odbackup drill: $checked of the $total files of snapshot $short restored and match their recorded SHA-256 sums"
+`, shell.Quote(st.Job.Site), shell.QuoteTag("store="+st.Store.ID), st.Job.Site, st.Store.ID)
+	b.WriteString(shell.DrillPassed(st, "the copy's sample matches"))
 	return b.String()
 }

@@ -49,6 +49,7 @@ const (
 const (
 	annotationStores  = "odbackup.io/stores"
 	annotationStoreID = "odbackup.io/store-id"
+	labelDrill        = "odbackup.io/drill"
 )
 
 // Requirement is one object, or one key of a Secret or ConfigMap, that
@@ -231,8 +232,11 @@ func (c *collector) podSpecs(tree map[string][]byte) (map[string][]string, error
 				if err := yaml.UnmarshalStrict(doc, &cj); err != nil {
 					return nil, fmt.Errorf("%s: document %d: %v", p, i+1, err)
 				}
+				// A restore drill names the stores it checks but reads
+				// only their backups (its pod spec says what of the
+				// target it needs), never the store's claim or host.
 				for _, id := range strings.Split(cj.Annotations[annotationStores], ",") {
-					if id != "" {
+					if id != "" && cj.Labels[labelDrill] != "true" {
 						storeFiles[id] = append(storeFiles[id], p)
 					}
 				}

@@ -770,7 +770,7 @@ func (rb *runbooks) drillWords(st *plan.Step) string {
 	if off := rb.plan.DrillOffOf(st); off != nil {
 		return "**off** by the site's decision: " + off.Reason
 	}
-	return "none: this kind of backup has no drill (odbackup drills PostgreSQL and MariaDB dumps, Redis, LDIF exports and bucket mirrors)"
+	return "none: this kind of backup has no drill (odbackup drills PostgreSQL and MariaDB dumps, Redis, LDIF exports, off-site copies of volumes and bucket mirrors)"
 }
 
 func boolRank(b bool) int {

@@ -4,7 +4,9 @@ package scripttest
 // and no clone (nor copy pod) is left behind.
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,4 +195,123 @@ func TestOffsiteLeftoverRemoved(t *testing.T) {
 	if l := leftovers(sb); len(l) != 0 {
 		t.Errorf("left behind: %v\n%s", l, r)
 	}
+}
+
+// TestOffsiteDrill: the copy records a sample of the clone's files (16 of
+// them, picked at random, names with a newline left out) with their
+// SHA-256 sums in the same snapshot as the files; the drill restores the
+// sampled files from that snapshot and passes. It fails, with one line
+// that says why, on a copy without a sample (made before odbackup
+// recorded one), a sample cut short, one odbackup did not write, a file
+// whose content does not match its sum, a sampled file missing from the
+// copy, and a restic dump that fails. A volume without files passes with
+// nothing to check. That the checks hold with the real restic and
+// busybox's tools, e2e TestDrillOffsite proves.
+func TestOffsiteDrill(t *testing.T) {
+	t.Parallel()
+	step := offsiteStep(t)
+	drill := drillStep(t, testSite(t, "site-a", []string{"xwiki"}, ""), offsiteStore)
+	fail := "odbackup drill FAILED: " + offsiteStore + ": "
+	sb := offsiteSandbox(t, step, true)
+	clone := filepath.Join(sb.State, stubs.CloneDir)
+	for i := range 20 {
+		if err := os.WriteFile(filepath.Join(clone, fmt.Sprintf("page %02d.txt", i)), []byte(fmt.Sprintf("page %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(clone, "new\nline"), []byte("left out of the sample\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sb.MustRun(step, Opts{})
+	snaps := snapshotsOf(sb, offsiteStore)
+	if len(snaps) != 1 {
+		t.Fatalf("want one snapshot of %s, have %d", offsiteStore, len(snaps))
+	}
+	good := snaps[0]
+	sampleDir := filepath.Join(sb.State, stubs.SampleDir)
+	samplePath := filepath.Join(sampleDir, "sample.sha256")
+	sample := sb.Content(good, samplePath)
+	lines := strings.Split(strings.TrimSuffix(sample, "\n"), "\n")
+	if lines[0] != "# odbackup sample: 16 of 21 files, SHA-256" || len(lines) != 17 {
+		t.Fatalf("the copy's sample does not list 16 of the clone's 21 files:\n%s", sample)
+	}
+	seen := map[string]bool{}
+	for _, l := range lines[1:] {
+		sum, file, _ := strings.Cut(l, " ")
+		content := sb.Content(good, file)
+		if seen[file] || fmt.Sprintf("%x", sha256.Sum256([]byte(content))) != sum || !strings.HasPrefix(file, clone+"/") {
+			t.Errorf("sample line %q: not a file of the clone with its SHA-256 sum, or twice", l)
+		}
+		seen[file] = true
+	}
+	for _, leftover := range []string{"count", "picked"} {
+		if _, err := os.Stat(filepath.Join(sampleDir, leftover)); err == nil {
+			t.Errorf("the copy left its working file %s in the sample folder (restic stores it)", leftover)
+		}
+	}
+	opts := Opts{Env: map[string]string{"ODBACKUP_SAMPLE_DIR": sampleDir}}
+	r := sb.MustRun(drill, opts)
+	if !strings.Contains(r.Stdout, "odbackup drill: 16 of the 21 files of snapshot "+good.ShortID+" restored and match") ||
+		lastLine(r.Stdout) != "odbackup drill passed: "+offsiteStore+": the copy's sample matches" {
+		t.Errorf("the drill of a good copy did not check its 16 files and pass:\n%s", r)
+	}
+
+	// The good snapshot's files, with changes.
+	files := map[string][]byte{}
+	for p := range good.Files {
+		files[p] = []byte(sb.Content(good, p))
+	}
+	first := strings.SplitN(lines[1], " ", 2)[1]
+	for _, c := range []struct {
+		name   string
+		change func(map[string][]byte)
+		reason string
+	}{
+		{"no sample", func(f map[string][]byte) { delete(f, samplePath) }, "holds no sample of checksums"},
+		{"cut short", func(f map[string][]byte) { f[samplePath] = []byte(strings.Join(lines[:9], "\n") + "\n") }, "lists 8 files; its header says 16"},
+		{"not odbackup's", func(f map[string][]byte) { f[samplePath] = []byte(strings.Join(lines[1:], "\n") + "\n") }, "does not start with its header"},
+		{"differs", func(f map[string][]byte) { f[first] = []byte("changed\n") }, first + " restored from snapshot "},
+		{"missing", func(f map[string][]byte) { delete(f, first) }, "restic dump of " + first + " from snapshot "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			sb := NewSandbox(t)
+			sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+			changed := maps.Clone(files)
+			c.change(changed)
+			sb.Seed(stubs.Snapshot{Hostname: good.Hostname, Tags: good.Tags, Paths: good.Paths}, changed)
+			r := sb.Run(drill, opts)
+			if l := lastLine(r.Stderr); r.OK() || !strings.HasPrefix(l, fail) || !strings.Contains(l, c.reason) {
+				t.Errorf("the drill's last line is %q, want a failure with %q:\n%s", l, c.reason, r)
+			}
+		})
+	}
+
+	t.Run("empty volume", func(t *testing.T) {
+		t.Parallel()
+		sb := NewSandbox(t)
+		sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+		sb.Seed(stubs.Snapshot{Hostname: good.Hostname, Tags: good.Tags, Paths: []string{samplePath}},
+			map[string][]byte{samplePath: []byte("# odbackup sample: 0 of 0 files, SHA-256\n")})
+		r := sb.MustRun(drill, opts)
+		if !strings.Contains(lastLine(r.Stdout), "the volume held no files at the newest copy") {
+			t.Errorf("the drill of an empty volume's copy did not pass saying so:\n%s", r)
+		}
+	})
+	t.Run("no snapshot", func(t *testing.T) {
+		t.Parallel()
+		sb := NewSandbox(t)
+		sb.InitRepo(secretOf(step, "RESTIC_PASSWORD"))
+		r := sb.Run(drill, opts)
+		if l := lastLine(r.Stderr); r.OK() || l != fail+"the repository holds no off-site copy of this volume for site site-a" {
+			t.Errorf("the drill without a snapshot did not fail saying so:\n%s", r)
+		}
+	})
+	t.Run("restic dump fails", func(t *testing.T) {
+		sb.Cue("restic dump: fail")
+		r := sb.Run(drill, opts)
+		if r.OK() || !strings.HasPrefix(lastLine(r.Stderr), fail) {
+			t.Errorf("the drill did not fail when restic dump failed:\n%s", r)
+		}
+	})
 }

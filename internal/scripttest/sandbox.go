@@ -337,6 +337,12 @@ func (s *Sandbox) Run(step *Step, o Opts) Result {
 	// A drill's scratch folder (the Pod's /tmp/odbackup-drill) is the
 	// sandbox's own: parallel tests never remove each other's.
 	env["ODBACKUP_SCRATCH"] = filepath.Join(s.Dir, "tmp")
+	// The off-site copy's sample (the Pods' /tmp/odbackup-sample) is where
+	// the stub kubelet has the copy pod write it, for the drill to find it
+	// under the same path in the snapshot.
+	if _, ok := env["ODBACKUP_SAMPLE_DIR"]; ok {
+		env["ODBACKUP_SAMPLE_DIR"] = filepath.Join(s.State, stubs.SampleDir)
+	}
 	env[stubs.StateEnv] = s.State
 	for k, v := range o.Env {
 		env[k] = v

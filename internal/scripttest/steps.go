@@ -53,7 +53,7 @@ func (s *Step) Copy() bool { return strings.HasPrefix(s.Name, "copy-") }
 
 // Offsite reports whether the step copies a volume off-site (a clone of
 // its snapshot into restic), beside the volume's snapshot step.
-func (s *Step) Offsite() bool { return strings.HasPrefix(s.Name, "offsite-") }
+func (s *Step) Offsite() bool { return strings.HasPrefix(s.Name, "offsite-") && !s.Drill() }
 
 // Script is the step's script: the argument of SHELL -c.
 func (s *Step) Script() (string, error) {

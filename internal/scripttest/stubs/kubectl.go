@@ -482,11 +482,17 @@ func Docs(data []byte) [][]byte {
 // claim a created Pod mounts (the off-site copy's clone).
 const CloneDir = "clone"
 
+// SampleDir is the folder, in the state directory, that stands in for the
+// copy pod's ODBACKUP_SAMPLE_DIR (the restore drill's sample); a drill
+// run in the sandbox is given the same.
+const SampleDir = "sample"
+
 // kubeletRun plays the kubelet for a Pod a script creates (the off-site
 // copy pod): it runs the script of the Pod's first container (SHELL -c
 // SCRIPT) here, with the caller's environment (the sandbox's, which holds
 // restic's settings) under the container's literal variables, the state's
-// clone/ folder standing in for the mounted claim (ODBACKUP_SOURCE), and
+// clone/ folder standing in for the mounted claim (ODBACKUP_SOURCE), the
+// sample/ folder for the pod's /tmp/odbackup-sample, and
 // records the phase its exit gives and its output as the Pod's log.
 func kubeletRun(store Kube, obj map[string]any) {
 	var pod struct {
@@ -515,6 +521,8 @@ func kubeletRun(store Kube, obj map[string]any) {
 			switch {
 			case e.Name == "ODBACKUP_SOURCE":
 				cmd.Env = append(cmd.Env, e.Name+"="+clone)
+			case e.Name == "ODBACKUP_SAMPLE_DIR":
+				cmd.Env = append(cmd.Env, e.Name+"="+filepath.Join(filepath.Dir(store.Dir), SampleDir))
 			case e.Value != "" && e.Name != "PATH" && e.Name != "HOME":
 				cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 			}
