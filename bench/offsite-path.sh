@@ -32,7 +32,7 @@ extract "$site/cronjobs/odbackup-xwiki.yaml" offsite-xwiki-data-xwiki-0 copy cop
 # restic cache is) an emptyDir: every night's pod starts without a cache.
 cat >"$D/job.env" <<ENV
 . $D/copy.env
-export ODBACKUP_SOURCE=$tree RESTIC_CACHE_DIR=$D/pod-tmp/restic-cache
+export ODBACKUP_SOURCE=$tree ODBACKUP_SAMPLE_DIR=$D/pod-tmp/odbackup-sample RESTIC_CACHE_DIR=$D/pod-tmp/restic-cache
 ENV
 # restic as one runs it by hand: the same repository, a cache that stays.
 cat >"$D/bare.env" <<ENV
