@@ -39,6 +39,9 @@ type offsiteFixture struct {
 	// groups its securityContext names (see asPod), with what it needs
 	// under scratch.
 	scratch string
+	// sample stands in for the copy pod's /tmp/odbackup-sample (the
+	// drill's sample): the host's /tmp is shared by parallel tests.
+	sample string
 }
 
 func newOffsiteFixture(t *testing.T, ready bool) *offsiteFixture {
@@ -61,7 +64,17 @@ spec:
 	key, value := "odbackup.io/store", regexpFind(t, `(?m)^selector=odbackup\.io/store=(\S+)$`, step.Script())
 	name := claim + "-20260101-010000"
 	e.CreateVolumeSnapshot(t, s.Namespace, name, claim, "odbackup-"+s.Name, map[string]string{key: value}, ready)
-	return &offsiteFixture{e: e, s: s, step: step, snapshot: name}
+	// World-writable, outside t.TempDir's private parent: the copy may
+	// run as the pod's user (asPod).
+	sample, err := os.MkdirTemp("", "odbackup-sample-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sample) })
+	if err := os.Chmod(sample, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	return &offsiteFixture{e: e, s: s, step: step, snapshot: name, sample: sample}
 }
 
 // objectJSON gets one object as JSON, or "" when it does not exist.
@@ -134,7 +147,7 @@ func (f *offsiteFixture) controllers(t *testing.T, source string, extra map[stri
 		}
 	}
 	c := &Container{Container: pod.Spec.Containers[0], site: f.s, Owner: "pod/" + podName, ServiceAccount: pod.Spec.ServiceAccountName, Pod: pod.Spec}
-	env := map[string]string{"ODBACKUP_SOURCE": source}
+	env := map[string]string{"ODBACKUP_SOURCE": source, "ODBACKUP_SAMPLE_DIR": f.sample}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -509,8 +522,8 @@ func TestDrillOffsite(t *testing.T) {
 	f := newOffsiteFixture(t, true)
 	src := filepath.Join(t.TempDir(), "src")
 	awkwardTree(t, src)
-	sample := t.TempDir()
-	r, copied := f.run(t, nil, src, map[string]string{"ODBACKUP_SAMPLE_DIR": sample})
+	sample := f.sample
+	r, copied := f.run(t, nil, src, nil)
 	if !r.OK() || copied == nil || !copied.OK() {
 		t.Fatalf("the off-site copy failed:\n%s\ncopy pod: %v", r, copied)
 	}
