@@ -20,7 +20,11 @@ mkdir -p "$D"
 export ODBACKUP_E2E_DIR=$D/srv ODBACKUP_E2E_PG_PORT=15432 ODBACKUP_E2E_S3_PORT=17070
 ODBACKUP_E2E_BIN=$(e2e/scripts/build-tools.sh)
 export ODBACKUP_E2E_BIN
-e2e/scripts/ensure-packages.sh hyperfine
+# PostgreSQL 15 from Debian when its server is missing (a fresh machine;
+# e2e/scripts/run.sh installs it the same way): servers.sh and pgbench need it.
+packages=(hyperfine)
+[[ -x ${ODBACKUP_E2E_PG_BIN:-/usr/lib/postgresql/15/bin}/initdb ]] || packages+=(postgresql-15)
+e2e/scripts/ensure-packages.sh "${packages[@]}"
 trap 'e2e/scripts/servers.sh stop postgres s3 || true' EXIT
 e2e/scripts/servers.sh start postgres s3
 # shellcheck source=/dev/null # written by servers.sh start

@@ -8,8 +8,8 @@
 #	BENCH_DIR=/tmp/b bench/batch.sh && go run ./bench/report -dir /tmp/b
 #
 # ODBACKUP_BENCH_BATCH_RUNS (default 3) runs of each 100- and 1,000-site command;
-# ODBACKUP_BENCH_10K_RUNS (default 1) of the 10,000-site build, about an hour on
-# 2 cores.
+# ODBACKUP_BENCH_10K_RUNS (default 1) of the 10,000-site build, 13 minutes on
+# 2 otherwise idle cores at b2f5f89 (BENCHMARKS.md, section 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}

@@ -24,7 +24,7 @@ RESTORE_RUNS=${ODBACKUP_BENCH_RESTORE_RUNS:-3}
 ENTRIES=${ODBACKUP_BENCH_LDAP_ENTRIES:-100000}
 mkdir -p "$D"
 
-e2e/scripts/ensure-packages.sh slapd ldap-utils
+e2e/scripts/ensure-packages.sh slapd ldap-utils busybox # busybox: the kubectl image's tools, below
 data_servers s3
 site=$(data_site)
 
