@@ -484,9 +484,8 @@ func resticLs(rp Repo, r ResticArgs, snaps []Snapshot) int {
 		fmt.Fprintln(os.Stderr, "Fatal: no snapshot ID specified, specify snapshot ID or use special ID 'latest'")
 		return 1
 	}
-	s, ok := findSnapshot(r.Args[0], r.filter(snaps))
+	s, ok := snapshotArg(r, snaps)
 	if !ok {
-		fmt.Fprintf(os.Stderr, "Fatal: failed to find snapshot: no matching ID found for prefix %q\n", r.Args[0])
 		return 1
 	}
 	paths := mapsKeys(s.Files)
@@ -525,6 +524,16 @@ func resticLs(rp Repo, r ResticArgs, snaps []Snapshot) int {
 	return 0
 }
 
+// snapshotArg is the snapshot the first argument names among those the
+// filters keep; it says so on stderr, as restic does, when there is none.
+func snapshotArg(r ResticArgs, snaps []Snapshot) (Snapshot, bool) {
+	s, ok := findSnapshot(r.Args[0], r.filter(snaps))
+	if !ok {
+		fmt.Fprintf(os.Stderr, "Fatal: failed to find snapshot: no matching ID found for prefix %q\n", r.Args[0])
+	}
+	return s, ok
+}
+
 // resticDump writes a file of a snapshot to standard output: on cue
 // "short" half of it with exit 0 (a stream cut short that restic did not
 // notice), on "empty" nothing.
@@ -533,9 +542,8 @@ func resticDump(rp Repo, r ResticArgs, snaps []Snapshot, cue string) int {
 		fmt.Fprintln(os.Stderr, "Fatal: dump needs a snapshot and a file")
 		return 1
 	}
-	s, ok := findSnapshot(r.Args[0], r.filter(snaps))
+	s, ok := snapshotArg(r, snaps)
 	if !ok {
-		fmt.Fprintf(os.Stderr, "Fatal: failed to find snapshot: no matching ID found for prefix %q\n", r.Args[0])
 		return 1
 	}
 	data, ok := rp.Content(s, r.Args[1])
