@@ -68,7 +68,9 @@ func shells(t *testing.T) [][]string {
 // before anything is restored.
 func TestRestoreFailsWhenEitherSideFails(t *testing.T) {
 	jobs := []struct{ site, file, consumer string }{
-		{"landesamt-it", "restore/nextcloud/postgresql-nextcloud.yaml", "pg_restore"},
+		// Keycloak's restore streams; Nextcloud's stages (restoreScratch,
+		// TestParallelRestoreScratchVolume and internal/scripttest).
+		{"landesamt-it", "restore/nubus/postgresql-keycloak.yaml", "pg_restore"},
 		{"landesamt-it", "restore/ox-appsuite/mariadb-configdb.yaml", "mariadb"},
 		{"landesamt-it", "restore/migrations/configmap-migrations-status.yaml", "kubectl"},
 	}
