@@ -4,8 +4,10 @@
 # pgbench database of 5 GiB (issue 19; ODBACKUP_BENCH_PG_SCALE=70 gives the
 # 1 GiB of the first round) and restic on a local S3 server, timed side by
 # side with a bare pg_dump --format=custom and a pg_restore from a local
-# file in the same run. The scripts are taken from the
-# generated manifests (bench/extract), never copied.
+# file in the same run, and the parallel restore of a store with
+# restoreScratch against the streaming one and bare pg_restore -j 2. The
+# scripts are taken from the generated manifests (bench/extract), never
+# copied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -74,7 +76,40 @@ after=$(repo_bytes "$D/backup.env")
 echo $((after - before)) >"$D/added.bytes"
 
 # 3. Restore: the generated restore script against pg_restore from a file.
+#    A restore Job's environment says ODBACKUP_SNAPSHOT=list (applied as it
+#    is, it restores nothing); the runbook sets latest, and so does this.
 pg_dump --format=custom --dbname=bench --file="$D/bench.dump"
+stream=". $D/restore.env && ODBACKUP_SNAPSHOT=latest sh $D/restore.sh >/dev/null"
 rounds restore "$quiet" \
 	"pg_restore --clean --if-exists --no-owner --single-transaction --dbname=bench $D/bench.dump" \
-	". $D/restore.env && sh $D/restore.sh >/dev/null"
+	"$stream"
+
+# 4. Parallel restore (issue 19 item 2): the same site with restoreScratch
+#    (2 jobs, as many as the machine has cores). Its restore Job stages the
+#    dump on the scratch volume, here a folder on the local disk, and runs
+#    pg_restore --jobs=2; against the streaming Job of section 3, against
+#    bare pg_restore -j 2 from the pg_dump file of section 3, and against
+#    bare pg_restore -j 2 from the very file the Job stages (restic dump of
+#    the snapshot: a dump written to a pipe, whose archive has no data
+#    offsets, unlike pg_dump --file's), which separates staging from
+#    restoring. vmstat records the load while the rounds run.
+{
+	cat bench/backup-path/site.cue
+	echo 'stores: "pgbench/postgresql/bench": restoreScratch: {size: "20Gi", jobs: 2}'
+} >"$D/parallel.cue"
+"$GO" run ./cmd/odbackup build "$D/parallel.cue" -o "$D/out-parallel"
+"$GO" run ./bench/extract -file "$D/out-parallel/bench-backup-path/restore/pgbench/postgresql-bench.yaml" -container restore -script "$D/prestore.sh" >"$D/prestore.env"
+mkdir -p "$D/scratch"
+# shellcheck disable=SC1091 # written by bench/extract
+(. "$D/restore.env" && restic dump --no-lock latest bench.pgdump >"$D/piped.dump")
+uptime >"$D/prestore-load.txt"
+vmstat 5 >"$D/prestore-vmstat.txt" &
+vmstat=$!
+rotate prestore "$quiet" \
+	"streaming restore Job" "$stream" \
+	"parallel restore Job (--jobs=2, staged on local disk)" ". $D/prestore.env && ODBACKUP_SNAPSHOT=latest ODBACKUP_SCRATCH=$D/scratch sh $D/prestore.sh >/dev/null" \
+	"pg_restore -j 2 from the pg_dump file" "pg_restore --clean --if-exists --no-owner --jobs=2 --dbname=bench $D/bench.dump" \
+	"pg_restore -j 2 from the file the Job stages" "pg_restore --clean --if-exists --no-owner --jobs=2 --dbname=bench $D/piped.dump"
+kill "$vmstat"
+uptime >>"$D/prestore-load.txt"
+rm -f "$D/piped.dump"

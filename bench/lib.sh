@@ -29,6 +29,33 @@ rounds() {
 	done
 }
 
+# rotate NAME PREPARE LABEL COMMAND [LABEL COMMAND]...: rounds of several
+# commands, as rounds does for two: each round runs every command once,
+# round i starting with the i-th, so that no command always comes first
+# after PREPARE or last in a warm cache. The labels name the commands in
+# the exports ($D/NAME-<round>.json).
+rotate() {
+	local name=$1 prepare=$2 i j k n labels=() cmds=() names args
+	shift 2
+	while (($#)); do
+		labels+=("$1")
+		cmds+=("$2")
+		shift 2
+	done
+	n=${#cmds[@]}
+	rm -f "$D/$name"-*.json
+	for i in $(seq "$RUNS"); do
+		names=()
+		args=()
+		for ((j = 0; j < n; j++)); do
+			k=$(((i - 1 + j) % n))
+			names+=(-n "${labels[k]}")
+			args+=("${cmds[k]}")
+		done
+		hyperfine --runs 1 --style basic --export-json "$D/$name-$i.json" --prepare "$prepare" "${names[@]}" "${args[@]}"
+	done
+}
+
 # repo_bytes ENV_FILE: the bytes the restic repository named in ENV_FILE
 # holds (raw data, after deduplication and compression).
 repo_bytes() {

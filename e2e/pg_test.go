@@ -4,6 +4,9 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -286,4 +289,102 @@ SELECT lo_from_bytea(0, 'stray');`))
 func md5hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// TestPostgresParallelRestore (issue 19 item 2): a store with
+// restoreScratch restores from a dump staged in its scratch folder (a
+// directory of the test stands in for the ephemeral volume) with
+// pg_restore --jobs: a database damaged in place comes back exactly. A
+// restic dump cut short with exit 0, and one that fails half-way, each
+// fail the restore before pg_restore starts: the database stays as it
+// was, and the scratch folder is left empty.
+func TestPostgresParallelRestore(t *testing.T) {
+	e := Setup(t)
+	t.Parallel()
+	db := Unique("xwiki_")
+	s := e.BuildSite(t, SiteSpec{
+		Apps: []string{"xwiki"},
+		Policy: fmt.Sprintf(`stores: "xwiki/postgresql/xwiki": {
+	connection: database: %q
+	restoreScratch: {size: "1Gi", jobs: 2}
+}
+`, db),
+	})
+	const id, user = "xwiki/postgresql/xwiki", "xwiki_user"
+	backup, restore := s.Backup(t, id), s.Restore(t, id, "pg_dump")
+	password := e.EnsurePGRole(t, user)
+	s.Secrets[backup.SecretRef(t, "PGPASSWORD")] = password
+	e.MustPsql(t, "", fmt.Sprintf(`CREATE DATABASE %q OWNER %q;`, db, user))
+	t.Cleanup(func() { e.Psql(t, "", fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE);`, db)) })
+	e.PsqlAs(t, db, user, password, pgAppData)
+	before := e.Fingerprint(t, db)
+	backup.MustRun(t, nil)
+	snaps := e.Snapshots(t, s.RepoEnv(t), "--tag", "store="+id)
+	if len(snaps) != 1 {
+		t.Fatalf("%d snapshots after one backup, want 1", len(snaps))
+	}
+
+	// Damage in place, then restore latest.
+	e.PsqlAs(t, db, user, password, `
+DELETE FROM app.events WHERE id % 3 = 0;
+UPDATE public.users SET email = NULL, avatar = '\xdeadbeef' WHERE id < 100;
+DROP TABLE "Übung"."Grüße";
+SELECT setval('app.ticket', 1) \g /dev/null`)
+	scratch := t.TempDir()
+	r := restore.MustRun(t, map[string]string{"ODBACKUP_SNAPSHOT": "latest", "ODBACKUP_SCRATCH": scratch})
+	if !strings.Contains(r.Stdout, "pg_restore --jobs=2") || !strings.Contains(r.Stdout, "snapshot "+snaps[0].ID) {
+		t.Errorf("the log does not say it restores snapshot %s with pg_restore --jobs=2:\n%s", snaps[0].ID, r)
+	}
+	if d := before.diff(e.Fingerprint(t, db)); d != "" {
+		t.Errorf("%s after the parallel restore:\n%s", db, d)
+	}
+	assertEmptyDir(t, scratch)
+
+	// A restic that cuts the dump short (exit 0), or fails half-way:
+	// nothing is restored.
+	e.PsqlAs(t, db, user, password, `DELETE FROM app.events WHERE id % 3 = 0; DROP TABLE "Übung"."Grüße";`)
+	damaged := e.Fingerprint(t, db)
+	realRestic, err := exec.LookPath("restic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim := t.TempDir()
+	// The shim passes every call to restic; a dump it cuts to its first
+	// 64 KiB, then exits with $SHIM_EXIT.
+	if err := os.WriteFile(filepath.Join(shim, "restic"), []byte(`#!/bin/sh
+if [ "$1" = dump ]; then
+	"$REAL_RESTIC" "$@" | head -c 65536
+	exit "$SHIM_EXIT"
+fi
+exec "$REAL_RESTIC" "$@"
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for exit, says := range map[string]string{"0": "is cut short", "1": "restic dump of " + db + ".pgdump from snapshot "} {
+		env := restore.Env(t, nil)
+		r := restore.Run(t, map[string]string{"ODBACKUP_SNAPSHOT": "latest", "ODBACKUP_SCRATCH": scratch,
+			"PATH": shim + ":" + env["PATH"], "REAL_RESTIC": realRestic, "SHIM_EXIT": exit})
+		if r.OK() || !strings.Contains(r.Stderr, says) || !strings.Contains(r.Stderr, "nothing was restored") {
+			t.Errorf("a dump cut short (restic exit %s) did not fail the restore saying %q and nothing was restored:\n%s", exit, says, r)
+		}
+		if strings.Contains(r.Stdout, "pg_restore --jobs") {
+			t.Errorf("pg_restore started on a dump cut short (restic exit %s):\n%s", exit, r)
+		}
+		if d := damaged.diff(e.Fingerprint(t, db)); d != "" {
+			t.Errorf("a failed staging (restic exit %s) changed the database:\n%s", exit, d)
+		}
+		assertEmptyDir(t, scratch)
+	}
+}
+
+// assertEmptyDir fails the test when dir holds anything.
+func assertEmptyDir(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("%s is left in the scratch folder", e.Name())
+	}
 }

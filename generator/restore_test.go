@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -67,7 +68,9 @@ func shells(t *testing.T) [][]string {
 // before anything is restored.
 func TestRestoreFailsWhenEitherSideFails(t *testing.T) {
 	jobs := []struct{ site, file, consumer string }{
-		{"landesamt-it", "restore/nextcloud/postgresql-nextcloud.yaml", "pg_restore"},
+		// Keycloak's restore streams; Nextcloud's stages (restoreScratch,
+		// TestParallelRestoreScratchVolume and internal/scripttest).
+		{"landesamt-it", "restore/nubus/postgresql-keycloak.yaml", "pg_restore"},
 		{"landesamt-it", "restore/ox-appsuite/mariadb-configdb.yaml", "mariadb"},
 		{"landesamt-it", "restore/migrations/configmap-migrations-status.yaml", "kubectl"},
 	}
@@ -230,5 +233,63 @@ func TestRestoreFilesAreNotResources(t *testing.T) {
 		if _, ok := tree["runbooks/README.md"]; !ok {
 			t.Errorf("%s: no runbooks/README.md", site)
 		}
+	}
+}
+
+// TestParallelRestoreScratchVolume (issue 19 item 2): a PostgreSQL store
+// with restoreScratch (ee-full's Nextcloud) gets a generic ephemeral
+// volume of the policy's size and class, mounted where the script stages
+// the dump (ODBACKUP_SCRATCH), writable by the Job's unprivileged user
+// (fsGroup), and restores with pg_restore --jobs; a store without it
+// streams in one transaction and has no scratch volume.
+func TestParallelRestoreScratchVolume(t *testing.T) {
+	j := restoreJob(t, "landesamt-it", "restore/nextcloud/postgresql-nextcloud.yaml")
+	pod := j.Spec.Template.Spec
+	var scratch *corev1.Volume
+	for i, v := range pod.Volumes {
+		if v.Name == "scratch" {
+			scratch = &pod.Volumes[i]
+		}
+	}
+	if scratch == nil || scratch.Ephemeral == nil || scratch.Ephemeral.VolumeClaimTemplate == nil {
+		t.Fatalf("no generic ephemeral volume named scratch: %+v", pod.Volumes)
+	}
+	claim := scratch.Ephemeral.VolumeClaimTemplate.Spec
+	if q := claim.Resources.Requests[corev1.ResourceStorage]; q.String() != "50Gi" {
+		t.Errorf("scratch claim requests %s, want the policy's 50Gi", q.String())
+	}
+	if claim.StorageClassName == nil || *claim.StorageClassName != "ceph-rbd-fast" {
+		t.Errorf("scratch claim class %v, want ceph-rbd-fast", claim.StorageClassName)
+	}
+	if len(claim.AccessModes) != 1 || claim.AccessModes[0] != corev1.ReadWriteOnce {
+		t.Errorf("scratch claim access modes %v, want ReadWriteOnce", claim.AccessModes)
+	}
+	c := pod.Containers[0]
+	mount := ""
+	for _, m := range c.VolumeMounts {
+		if m.Name == "scratch" && !m.ReadOnly {
+			mount = m.MountPath
+		}
+	}
+	if mount == "" || !slices.Contains(c.Env, corev1.EnvVar{Name: "ODBACKUP_SCRATCH", Value: mount}) {
+		t.Errorf("the restore container must mount the scratch volume writable where ODBACKUP_SCRATCH points: mounts %v, env %v", c.VolumeMounts, c.Env)
+	}
+	sc := pod.SecurityContext
+	if sc.FSGroup == nil || sc.RunAsGroup == nil || *sc.FSGroup != *sc.RunAsGroup {
+		t.Errorf("fsGroup %v: a new volume's root belongs to root; the Job's group (%v) must own it", sc.FSGroup, sc.RunAsGroup)
+	}
+	script := scriptOf(c)
+	if !strings.Contains(script, "pg_restore --clean --if-exists --no-owner --exit-on-error --jobs=4 ") || strings.Contains(script, "--single-transaction") {
+		t.Errorf("the parallel restore must run pg_restore --jobs=4 --exit-on-error and never --single-transaction:\n%s", script)
+	}
+
+	stream := restoreJob(t, "landesamt-it", "restore/nubus/postgresql-keycloak.yaml").Spec.Template.Spec
+	for _, v := range stream.Volumes {
+		if v.Ephemeral != nil {
+			t.Errorf("a store without restoreScratch has an ephemeral volume %s", v.Name)
+		}
+	}
+	if s := scriptOf(stream.Containers[0]); !strings.Contains(s, "--single-transaction") || strings.Contains(s, "--jobs") {
+		t.Errorf("a store without restoreScratch must stream into pg_restore --single-transaction:\n%s", s)
 	}
 }

@@ -301,6 +301,7 @@ var patternDescriptions = []struct{ fragment, text string }{
 	{`([01][0-9]|2[0-3]):[0-5][0-9]`, `a time of day HH:MM`},
 	{`[^ \t\n]`, `a non-empty text`},
 	{`(m|k|M|G|T|P|E|Ki|Mi`, `a Kubernetes quantity such as "500m", "256Mi" or "2Gi"`},
+	{`(Mi|Gi|Ti|M|G|T)$`, `a volume size: a whole number of Mi, Gi or Ti (or M, G, T), such as "500Mi" or "40Gi"`},
 	{`%|[1-9][0-9]*/[1-9]`, `a percentage such as "5%" or a fraction such as "1/10"`},
 	{`^https?://[^\\s/@]+`, `an http(s) URL without user or password`},
 	{`[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`, `an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-'`},

@@ -254,6 +254,17 @@ type StorePolicy struct {
 	Retention  *RetentionOverride `json:"retention,omitempty"`
 	Offsite    *bool              `json:"offsite,omitempty"`
 	Connection *Connection        `json:"connection,omitempty"`
+	// RestoreScratch, on a PostgreSQL store, makes its restore stage the
+	// dump on a volume of its own and restore it in parallel.
+	RestoreScratch *RestoreScratch `json:"restoreScratch,omitempty"`
+}
+
+// RestoreScratch is the scratch volume of a PostgreSQL store's restore Job
+// and pg_restore's number of parallel jobs.
+type RestoreScratch struct {
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass,omitempty"`
+	Jobs         int    `json:"jobs"`
 }
 
 // Waiver leaves a required store without backup until Expires.

@@ -321,6 +321,10 @@ func (c *checker) checkDecisions(site []*SiteApp) {
 				c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("offsite")),
 					"offsite is for volumes (pvc stores); a %s store's backup leaves the cluster by its own method", st.Kind)
 			}
+			if d.RestoreScratch != nil && st.Kind != "postgresql" {
+				c.report(cue.MakePath(cue.Str("stores"), cue.Str(st.ID), cue.Str("restoreScratch")),
+					"restoreScratch is for PostgreSQL stores (pg_restore --jobs reads a staged dump); a %s store's restore does not use it", st.Kind)
+			}
 			if st.Status == StatusBackup && st.Kind == "pvc" && isPattern(st.Connection.Claim) {
 				c.report(path, "claim %q is a pattern; a PVC store that is backed up needs one claim name", st.Connection.Claim)
 			}

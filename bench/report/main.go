@@ -279,6 +279,44 @@ func backupPath(dir string) error {
 		added/(1<<20), 100*added/size)
 	fmt.Printf("| generated restore / pg_restore from a local file, throughput | %.2f× | ≥ 0.9× |\n",
 		restore[0].median/restore[1].median)
+	return parallelRestore(dir, mib)
+}
+
+// parallelRestore reports section 4 of bench/backup-path.sh: the restore
+// Job of a store with restoreScratch (staged, pg_restore --jobs=2) against
+// the streaming Job and bare pg_restore -j 2 from a local file, by label.
+func parallelRestore(dir string, mib float64) error {
+	ts, err := load(dir, "prestore-*.json")
+	if err != nil {
+		return err
+	}
+	by := map[string]timing{}
+	for _, t := range ts {
+		by[t.command] = t
+	}
+	var four []timing
+	for _, label := range []string{"streaming restore Job", "parallel restore Job (--jobs=2, staged on local disk)",
+		"pg_restore -j 2 from the pg_dump file", "pg_restore -j 2 from the file the Job stages"} {
+		t, ok := by[label]
+		if !ok {
+			return fmt.Errorf("prestore-*.json: no command %q", label)
+		}
+		four = append(four, t)
+	}
+	stream, parallel, bare, staged := four[0], four[1], four[2], four[3]
+	fmt.Println()
+	fmt.Println("Parallel restore (restoreScratch, 2 jobs)")
+	fmt.Println()
+	printPathTimings(four)
+	figures()
+	fmt.Printf("| parallel restore Job / streaming restore Job, time | %.2f× (%.1f vs %.1f s) | below 1× pays for staging |\n",
+		parallel.median/stream.median, parallel.median, stream.median)
+	fmt.Printf("| parallel restore Job / bare pg_restore -j 2 from the pg_dump file, throughput | %.2f× (%.0f vs %.0f MiB/s) | ≥ 0.9× |\n",
+		bare.median/parallel.median, mib/parallel.median, mib/bare.median)
+	fmt.Printf("| staging and checks (parallel Job − pg_restore -j 2 of the staged file) | %.1f s | |\n",
+		parallel.median-staged.median)
+	fmt.Printf("| archive without data offsets (staged file − pg_dump file, both pg_restore -j 2) | %.1f s | |\n",
+		staged.median-bare.median)
 	return nil
 }
 

@@ -55,6 +55,53 @@ restore_stream() {
 `
 }
 
+// RestoreStageFunc defines restore_stage TAGS SNAPSHOT FILE OUT: it
+// writes FILE of the restic snapshot SNAPSHOT ("latest": the newest with
+// the site's host and TAGS) to OUT, for a consumer that needs a file, not
+// a stream (pg_restore --jobs). restic ls first resolves SNAPSHOT to one
+// ID, which the dump then reads (a backup that ends in between does not
+// change what is restored), and says how many bytes the snapshot holds
+// for FILE. The staged file must have exactly that size: restic dump's
+// exit status covers what restic noticed, the size also what it did not
+// (a stream cut short with exit 0, as issue 16 found of kubectl exec).
+// Either failing removes OUT and ends the script before anything is
+// restored. A volume too small for FILE is said before the dump starts.
+func RestoreStageFunc(site string) string {
+	return `restore_stage() {
+	tags=$1 snap=$2 file=$3 out=$4
+	listing=$(restic ls --no-lock --json --host=` + Quote(site) + ` --tag="$tags" "$snap" "/$file") || {
+		echo "odbackup: restic ls of $file in snapshot $snap failed; nothing was restored" >&2
+		exit 1
+	}
+	id=$(printf '%s\n' "$listing" | head -n 1 | grep -o '"id":"[0-9a-f]*"' | cut -d '"' -f 4) || true
+	size=$(printf '%s\n' "$listing" | grep -F "\"path\":\"/$file\"" | grep -o '"size":[0-9]*' | cut -d : -f 2) || true
+	if [ -z "$id" ] || [ -z "$size" ]; then
+		echo "odbackup: snapshot $snap holds no $file; nothing was restored" >&2
+		exit 1
+	fi
+	free=$(df -Pk "$(dirname "$out")" | awk 'NR == 2 { print $4 }') || true
+	if [ -n "$free" ] && [ $((free * 1024)) -lt "$size" ]; then
+		echo "odbackup: $file of snapshot $id is $((size / 1048576)) MiB, the scratch volume has $((free / 1024)) MiB free: raise restoreScratch.size; nothing was restored" >&2
+		exit 1
+	fi
+	echo "odbackup: staging $file of snapshot $id ($size bytes) in $out"
+	dumped=0
+	restic dump --no-lock --host=` + Quote(site) + ` --tag="$tags" "$id" "$file" >"$out" || dumped=$?
+	if [ "$dumped" -ne 0 ]; then
+		rm -f "$out"
+		echo "odbackup: restic dump of $file from snapshot $id failed (exit $dumped); nothing was restored" >&2
+		exit 1
+	fi
+	staged=$(wc -c <"$out")
+	if [ "$staged" -ne "$size" ]; then
+		rm -f "$out"
+		echo "odbackup: the staged $file is cut short: $staged of the snapshot's $size bytes; nothing was restored" >&2
+		exit 1
+	fi
+}
+`
+}
+
 // CheckSnapshotsFunc defines check_snapshots: it removes stale restic
 // locks (which would block every read), handles "list", accepts
 // "latest", and otherwise makes sure every id in ODBACKUP_SNAPSHOT is a

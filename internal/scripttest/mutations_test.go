@@ -32,6 +32,18 @@ var mutations = map[string]func(string) string{
 	"ignore-dump-exit": func(s string) string {
 		return strings.ReplaceAll(s, `wait "$dumper" || dumped=$?`, `wait "$dumper" || :`)
 	},
+	// a staged dump's size never compared with the snapshot's record.
+	"ignore-stage-size": func(s string) string {
+		return strings.ReplaceAll(s, `if [ "$staged" -ne "$size" ]; then`, `if false; then`)
+	},
+	// restic dump's exit code ignored when a restore stages the dump.
+	"ignore-stage-dump-exit": func(s string) string {
+		return strings.ReplaceAll(s, `>"$out" || dumped=$?`, `>"$out" || :`)
+	},
+	// pg_restore --jobs' exit code ignored.
+	"ignore-parallel-restore-exit": func(s string) string {
+		return strings.ReplaceAll(s, `"$stage" || restored=$?`, `"$stage" || :`)
+	},
 	// a CSI snapshot never waited for: the job succeeds without a usable snapshot.
 	"skip-snapshot-wait": func(s string) string {
 		return strings.ReplaceAll(s, `if ! kubectl --namespace="$ODBACKUP_NAMESPACE" wait`, `if ! : kubectl --namespace="$ODBACKUP_NAMESPACE" wait`)

@@ -190,8 +190,12 @@ func (s *stub) record() {
 
 // readStdin reads the whole standard input into a file of the state
 // directory and records the call with it.
-func (s *stub) readStdin() []byte {
-	data, _ := io.ReadAll(os.Stdin)
+func (s *stub) readStdin() []byte { return s.readInput(os.Stdin) }
+
+// readInput reads r whole into a file of the state directory and records
+// the call with it, as its input.
+func (s *stub) readInput(r io.Reader) []byte {
+	data, _ := io.ReadAll(r)
 	f, err := os.CreateTemp(s.dir, "stdin-"+s.call.Cmd+"-*")
 	if err == nil {
 		f.Write(data)
@@ -230,7 +234,12 @@ func (s *stub) consume(errMsg string) int {
 		fmt.Fprintln(os.Stderr, errMsg)
 		return s.action.code
 	}
-	if !isTerminalOrNull(os.Stdin) {
+	// pg_restore --jobs reads its archive from the file it is given
+	// (the last argument); that file is its input.
+	if f, err := os.Open(lastArg(s.call.Args)); s.call.Cmd == "pg_restore" && err == nil {
+		s.readInput(f)
+		f.Close()
+	} else if !isTerminalOrNull(os.Stdin) {
 		s.readStdin()
 	}
 	s.record()
