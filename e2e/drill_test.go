@@ -36,8 +36,21 @@ import (
 	"github.com/odbackup/odbackup/internal/scripttest"
 )
 
-// Drill returns the restore drill step of storeID.
+// Drill returns the restore drill step of storeID's own backup (a dump,
+// an export, a mirror); OffsiteDrill the one of its volume's off-site
+// copy. A volume with an LDIF export and an off-site copy has both.
 func (s *Site) Drill(t testing.TB, storeID string) *Container {
+	t.Helper()
+	return s.drill(t, storeID, false)
+}
+
+// OffsiteDrill returns the restore drill step of storeID's off-site copy.
+func (s *Site) OffsiteDrill(t testing.TB, storeID string) *Container {
+	t.Helper()
+	return s.drill(t, storeID, true)
+}
+
+func (s *Site) drill(t testing.TB, storeID string, offsite bool) *Container {
 	t.Helper()
 	var found []*Container
 	for p, cj := range s.CronJobs(t) {
@@ -45,7 +58,8 @@ func (s *Site) Drill(t testing.TB, storeID string) *Container {
 			continue
 		}
 		for _, c := range containers(p, cj.Spec.JobTemplate.Spec.Template.Spec, s) {
-			if !strings.HasPrefix(c.Name, "copy-") && scripttest.IsDrill(c.Script()) && scripttest.StoreOf(c.Script()) == storeID {
+			if !strings.HasPrefix(c.Name, "copy-") && strings.HasPrefix(c.Name, "offsite-") == offsite &&
+				scripttest.IsDrill(c.Script()) && scripttest.StoreOf(c.Script()) == storeID {
 				found = append(found, c)
 			}
 		}

@@ -530,7 +530,7 @@ func TestDrillOffsite(t *testing.T) {
 	if !strings.Contains(copied.Stdout, "odbackup: 8 of the 8 files sampled for the restore drill") {
 		t.Errorf("the copy pod did not sample the 8 files of the tree that have no newline in their name:\n%s", copied)
 	}
-	drill := f.s.Drill(t, offsiteStore)
+	drill := f.s.OffsiteDrill(t, offsiteStore)
 	env := scratch(t)
 	env["ODBACKUP_SAMPLE_DIR"] = sample
 	res := drill.Run(t, env)

@@ -11,9 +11,21 @@ import (
 // drillStep is the restore drill's step of storeID.
 func drillStep(t testing.TB, all []*Step, storeID string) *Step {
 	t.Helper()
+	return drillStepOf(t, all, storeID, false)
+}
+
+// offsiteDrillStep is the drill step of storeID's off-site copy (a volume
+// with an LDIF export has two drills: the export's and the copy's).
+func offsiteDrillStep(t testing.TB, all []*Step, storeID string) *Step {
+	t.Helper()
+	return drillStepOf(t, all, storeID, true)
+}
+
+func drillStepOf(t testing.TB, all []*Step, storeID string, offsite bool) *Step {
+	t.Helper()
 	var found []*Step
 	for _, s := range all {
-		if s.Kind == "CronJob" && s.Drill() && s.StoreID() == storeID {
+		if s.Kind == "CronJob" && s.Drill() && s.StoreID() == storeID && strings.HasPrefix(s.Name, "offsite-") == offsite {
 			found = append(found, s)
 		}
 	}

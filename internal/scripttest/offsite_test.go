@@ -210,7 +210,7 @@ func TestOffsiteLeftoverRemoved(t *testing.T) {
 func TestOffsiteDrill(t *testing.T) {
 	t.Parallel()
 	step := offsiteStep(t)
-	drill := drillStep(t, testSite(t, "site-a", []string{"xwiki"}, ""), offsiteStore)
+	drill := offsiteDrillStep(t, testSite(t, "site-a", []string{"xwiki"}, ""), offsiteStore)
 	fail := "odbackup drill FAILED: " + offsiteStore + ": "
 	sb := offsiteSandbox(t, step, true)
 	clone := filepath.Join(sb.State, stubs.CloneDir)
