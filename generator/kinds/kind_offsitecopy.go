@@ -539,7 +539,7 @@ func offsiteDrillScript(st *plan.Step) string {
 	b := shell.DrillHeader(st, "files of PVC "+st.Store.Connection.Claim)
 	fmt.Fprintf(b, `json=$(restic snapshots --no-lock --host=%[1]s --tag=%[2]s --json latest </dev/null) ||
 	fail "restic cannot list the snapshots of the repository"
-id=$(printf '%%s\n' "$json" | sed -n 's/.*"id":"\([0-9a-f][0-9a-f]*\)".*/\1/p')
+id=$(printf '%%s\n' "$json" | %[5]s) || true
 if [ -z "$id" ]; then
 	fail "the repository holds no off-site copy of this volume for site %[3]s"
 fi
@@ -580,7 +580,7 @@ while IFS= read -r line; do
 	checked=$((checked + 1))
 done <"$scratch/sample.list"
 echo "odbackup drill: $checked of the $total files of snapshot $short restored and match their recorded SHA-256 sums"
-`, shell.Quote(st.Job.Site), shell.QuoteTag("store="+st.Store.ID), st.Job.Site, st.Store.ID)
+`, shell.Quote(st.Job.Site), shell.QuoteTag("store="+st.Store.ID), st.Job.Site, st.Store.ID, shell.SnapshotIDOfJSON)
 	b.WriteString(shell.DrillPassed(st, "the copy's sample matches"))
 	return b.String()
 }

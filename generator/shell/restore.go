@@ -55,6 +55,12 @@ restore_stream() {
 `
 }
 
+// SnapshotIDOfJSON is a pipeline that reads restic's JSON (snapshots
+// --json, or ls --json, whose first line is the snapshot) and prints the
+// first snapshot's full ID: the first "id" key ("short_id" does not match,
+// nodes have none).
+const SnapshotIDOfJSON = `grep -o '"id":"[0-9a-f]*"' | head -n 1 | cut -d '"' -f 4`
+
 // RestoreStageFunc defines restore_stage TAGS SNAPSHOT FILE OUT: it
 // writes FILE of the restic snapshot SNAPSHOT ("latest": the newest with
 // the site's host and TAGS) to OUT, for a consumer that needs a file, not
@@ -73,7 +79,7 @@ func RestoreStageFunc(site string) string {
 		echo "odbackup: restic ls of $file in snapshot $snap failed; nothing was restored" >&2
 		exit 1
 	}
-	id=$(printf '%s\n' "$listing" | head -n 1 | grep -o '"id":"[0-9a-f]*"' | cut -d '"' -f 4) || true
+	id=$(printf '%s\n' "$listing" | ` + SnapshotIDOfJSON + `) || true
 	size=$(printf '%s\n' "$listing" | grep -F "\"path\":\"/$file\"" | grep -o '"size":[0-9]*' | cut -d : -f 2) || true
 	if [ -z "$id" ] || [ -z "$size" ]; then
 		echo "odbackup: snapshot $snap holds no $file; nothing was restored" >&2
