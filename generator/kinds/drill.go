@@ -16,4 +16,30 @@ type DrillKind interface {
 	// DrillChecks says what the drill checks, for the runbooks and the
 	// coverage report.
 	DrillChecks(st *plan.Step) string
+	// DrillNoun names, in a runbook's words, the backups this kind
+	// drills, e.g. "PostgreSQL dumps".
+	DrillNoun() string
 }
+
+// DrillNouns names every kind of backup that is drilled, in the
+// registry's order: a runbook says so where a step has no drill.
+func DrillNouns() []string {
+	var out []string
+	for _, k := range registry {
+		if d, ok := k.(DrillKind); ok {
+			out = append(out, d.DrillNoun())
+		}
+	}
+	return out
+}
+
+// The kinds whose backups are drilled: the compiler checks each has every
+// method a drill needs (the planner finds them by plan.DrillKind alone).
+var (
+	_ DrillKind = postgresDump{}
+	_ DrillKind = mariadbDump{}
+	_ DrillKind = redisRDB{}
+	_ DrillKind = bucketMirror{}
+	_ DrillKind = offsiteCopy{}
+	_ DrillKind = execExport{}
+)

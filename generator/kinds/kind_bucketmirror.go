@@ -247,6 +247,8 @@ func (bucketMirror) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.
 	return manifest.Container{Image: g.Plan.Site.Policy.Images.Rclone, Script: bucketDrillScript(st), Env: env}
 }
 
+func (bucketMirror) DrillNoun() string { return "S3 bucket mirrors" }
+
 func (bucketMirror) DrillChecks(*plan.Step) string {
 	return fmt.Sprintf("the %d objects the newest mirror run sampled, with the MD5 sums it read from the bucket, decrypt from the mirror's %s with the same sums (%s)",
 		bucketSampleSize, markdown.Code("current"), markdown.Code("rclone checksum --download"))

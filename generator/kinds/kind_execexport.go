@@ -319,6 +319,8 @@ func (execExport) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Co
 	return manifest.Container{Image: g.Plan.Site.Policy.Images.OpenLDAP, Busybox: true, Restic: true, Script: ldifDrillScript(st)}
 }
 
+func (execExport) DrillNoun() string { return "LDIF exports" }
+
 func (execExport) DrillChecks(st *plan.Step) string {
 	return fmt.Sprintf("the newest %s ends with the entry count its backup recorded and loads with %s into a scratch database in the drill's pod, with schema checking, the live server's modules and schema as the backup recorded them at the top of the LDIF; the loaded database then holds that many entries",
 		markdown.Code(st.Store.Export.Filename), markdown.Code("slapadd"))

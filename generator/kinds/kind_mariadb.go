@@ -204,6 +204,8 @@ func (mariadbDump) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.C
 	return manifest.Container{Image: g.Plan.Site.Policy.Images.MariaDB, Restic: true, User: mariadbUID, Script: mariadbDrillScript(st)}
 }
 
+func (mariadbDump) DrillNoun() string { return "MariaDB dumps" }
+
 func (mariadbDump) DrillChecks(st *plan.Step) string {
 	return sqlDrillChecks(st, "mariadb")
 }

@@ -523,6 +523,8 @@ func (offsiteCopy) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.C
 		Env: []corev1.EnvVar{manifest.Literal("ODBACKUP_SAMPLE_DIR", offsiteSampleDir)}}
 }
 
+func (offsiteCopy) DrillNoun() string { return "off-site copies of volumes" }
+
 func (offsiteCopy) DrillChecks(*plan.Step) string {
 	return fmt.Sprintf("up to %d files the newest off-site copy sampled at random restore from restic and match the SHA-256 sums the copy recorded of the clone", offsiteSampleSize)
 }

@@ -254,6 +254,8 @@ func (postgresDump) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.
 // postgresUID is the postgres user of the official Debian images.
 const postgresUID = 999
 
+func (postgresDump) DrillNoun() string { return "PostgreSQL dumps" }
+
 func (postgresDump) DrillChecks(st *plan.Step) string {
 	return sqlDrillChecks(st, "pg_restore")
 }

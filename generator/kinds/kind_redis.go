@@ -194,6 +194,8 @@ func (redisRDB) DrillContainer(g *manifest.Builder, st *plan.Step) manifest.Cont
 	return manifest.Container{Image: g.Plan.Site.Policy.Images.Redis, Restic: true, Script: redisDrillScript(st)}
 }
 
+func (redisRDB) DrillNoun() string { return "Redis RDB files" }
+
 func (redisRDB) DrillChecks(*plan.Step) string {
 	return fmt.Sprintf("the newest %s is an RDB file that %s loads without an error", markdown.Code("dump.rdb"), markdown.Code("redis-check-rdb"))
 }

@@ -770,7 +770,8 @@ func (rb *runbooks) drillWords(st *plan.Step) string {
 	if off := rb.plan.DrillOffOf(st); off != nil {
 		return "**off** by the site's decision: " + off.Reason
 	}
-	return "none: this kind of backup has no drill (odbackup drills PostgreSQL and MariaDB dumps, Redis, LDIF exports, off-site copies of volumes and bucket mirrors)"
+	nouns := kinds.DrillNouns()
+	return fmt.Sprintf("none: this kind of backup has no drill (odbackup drills %s and %s)", strings.Join(nouns[:len(nouns)-1], ", "), nouns[len(nouns)-1])
 }
 
 func boolRank(b bool) int {
