@@ -220,3 +220,42 @@ func TestDeadlines(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsAroundWalkMatchesBisection checks runsAround, which looks back
+// near first and walks forward, against a bisection over the whole window,
+// at offset changes of three zones and at instants that fall on a run,
+// just before one and just after, from first guesses too short (the window
+// doubles), about right and too long (the walk gives way to the bisection).
+func TestRunsAroundWalkMatchesBisection(t *testing.T) {
+	specs := []string{"25 3 * * *", "30 2 * * *", "* * * * *", "7 * * * *", "0 */4 * * *",
+		"0 9-17 * * 1-5", "15 12 * * 6", "46 22 5 * *", "0 0 31 * *", "0 3 29 2 *", "0 0 30 2 *"}
+	for _, zone := range []string{"Europe/Berlin", "America/New_York", "Australia/Sydney"} {
+		loc := mustLocation(t, zone)
+		for _, spec := range specs {
+			parsed, err := parser.Parse(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := *parsed.(*cron.SpecSchedule)
+			s.Location = loc
+			back := 2*31*day + 48*time.Hour
+			var instants []time.Time
+			for _, tr := range transitions(loc)[:6] {
+				instants = append(instants, tr.at, tr.at.Add(-time.Second))
+			}
+			if n := s.Next(time.Date(2026, 5, 1, 0, 0, 0, 0, loc)); !n.IsZero() {
+				instants = append(instants, n, n.Add(-time.Second), n.Add(time.Second))
+			}
+			for _, at := range instants {
+				p2, n2, ok2 := runsAroundBisect(&s, at, back)
+				for _, guess := range []time.Duration{0, time.Minute, time.Hour, 23 * time.Hour, day, 7 * day, 31 * day, back} {
+					p1, n1, ok1 := runsAround(&s, at, guess, back)
+					if !p1.Equal(p2) || !n1.Equal(n2) || ok1 != ok2 {
+						t.Errorf("%q in %s at %v, looking back %v first: walk %v %v %v, bisection %v %v %v",
+							spec, zone, at, guess, p1, n1, ok1, p2, n2, ok2)
+					}
+				}
+			}
+		}
+	}
+}
