@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -255,6 +256,46 @@ func TestRunsAroundWalkMatchesBisection(t *testing.T) {
 							spec, zone, at, guess, p1, n1, ok1, p2, n2, ok2)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestChangeGapsMeasuresAlikeChangesOnce checks that measuring each kind of
+// offset change once gives the gaps of measuring every change, for weekly
+// schedules at many times of day and schedules that are not weekly, in zones
+// whose changes differ: spring and autumn in either hemisphere, half an
+// hour (Lord Howe), two hours (Troll), changes a month apart around
+// Ramadan (Casablanca), at midnight (Santiago, Havana) and none (Tokyo).
+// In the current rules of every zone the offset before a change decides
+// its weekday and time of day, so no zone here tells a key without them
+// from changeGaps' (a rule of fixed dates would), nor shows a change near
+// another one within a weekly schedule's window.
+func TestChangeGapsMeasuresAlikeChangesOnce(t *testing.T) {
+	specs := []string{"0 */4 * * *", "7 * * * *", "0 9-17 * * 1-5", "30 5 * * 0", "15 12 * * 6", "45 23 * * 6", "0 0 * * 0",
+		"10 0 1 * *", "0 3 * 3,10 0", "30 2 * 1-6 *"}
+	for h := range 24 {
+		specs = append(specs, fmt.Sprintf("%d %d * * *", (h*17)%60, h), fmt.Sprintf("%d %d * * %d", (h*29)%60, h, h%7))
+	}
+	zones := []string{"Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe", "Antarctica/Troll",
+		"Africa/Casablanca", "America/Santiago", "America/Havana", "Asia/Tokyo"}
+	for _, zone := range zones {
+		loc := mustLocation(t, zone)
+		for _, spec := range specs {
+			parsed, err := parser.Parse(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := *parsed.(*cron.SpecSchedule)
+			wall, ok := wallGaps(s)
+			if !ok {
+				t.Fatalf("%q never runs", spec)
+			}
+			s.Location = loc
+			once := changeGaps(&s, wall, transitions(loc), weekly(s))
+			every := changeGaps(&s, wall, transitions(loc), false)
+			if once != every {
+				t.Errorf("%q in %s: alike changes measured once %+v, every change %+v", spec, zone, once, every)
 			}
 		}
 	}
