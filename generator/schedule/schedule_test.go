@@ -300,3 +300,23 @@ func TestChangeGapsMeasuresAlikeChangesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDayGapsKeptPerDays checks that day gaps kept per day fields are those
+// walked for every schedule, whatever its time of day, with schedules that
+// share some of the day fields and differ in another.
+func TestDayGapsKeptPerDays(t *testing.T) {
+	for _, spec := range []string{"0 1 * * 1-5", "59 23 * * 0", "0 0 15 * 0", "30 12 * * 0", "7 3 15 * *", "0 0 15 2 *",
+		"5 4 31 * *", "0 0 29 2 *", "0 22 1,15 * *", "0 0 30 2 *", "0 1 * * 1-5", "0 0 15 * 0", "0 0 1-31 * 0"} {
+		parsed, err := parser.Parse(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := *parsed.(*cron.SpecSchedule)
+		s.Location = time.UTC
+		l1, s1, ok1 := dayGaps(s)
+		l2, s2, ok2 := walkDays(s)
+		if l1 != l2 || s1 != s2 || ok1 != ok2 {
+			t.Errorf("%q: kept %v %v %v, walked %v %v %v", spec, l1, s1, ok1, l2, s2, ok2)
+		}
+	}
+}
