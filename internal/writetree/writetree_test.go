@@ -103,6 +103,18 @@ func TestDiff(t *testing.T) {
 	if strings.Contains(string(d), "b.yaml") {
 		t.Errorf("diff names the unchanged b.yaml:\n%s", d)
 	}
+	// A file on disk that starts with what the tree wants and goes on, and
+	// one that stops short of it, differ.
+	prefixes := map[string][]byte{"a.yaml": []byte("one\n"), "b.yaml": []byte("b\nc\n"), "extra.yaml": []byte("x\n")}
+	d, err = Diff(out, "out/site", prefixes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" one\n-two\n", " b\n+c\n"} {
+		if !strings.Contains(string(d), want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
 }
 
 // BenchmarkWrite writes a tree the size of a full site (80 files) and
