@@ -19,6 +19,16 @@ func mustLocation(t *testing.T, name string) *time.Location {
 	return loc
 }
 
+// mustSpec parses a five-field schedule as Analyze does.
+func mustSpec(t *testing.T, spec string) cron.SpecSchedule {
+	t.Helper()
+	parsed, err := parser.Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *parsed.(*cron.SpecSchedule)
+}
+
 func TestAnalyzeUTC(t *testing.T) {
 	utc := mustLocation(t, "Etc/UTC")
 	tests := []struct {
@@ -233,11 +243,7 @@ func TestRunsAroundWalkMatchesBisection(t *testing.T) {
 	for _, zone := range []string{"Europe/Berlin", "America/New_York", "Australia/Sydney"} {
 		loc := mustLocation(t, zone)
 		for _, spec := range specs {
-			parsed, err := parser.Parse(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := *parsed.(*cron.SpecSchedule)
+			s := mustSpec(t, spec)
 			s.Location = loc
 			back := 2*31*day + 48*time.Hour
 			var instants []time.Time
@@ -282,11 +288,7 @@ func TestChangeGapsMeasuresAlikeChangesOnce(t *testing.T) {
 	for _, zone := range zones {
 		loc := mustLocation(t, zone)
 		for _, spec := range specs {
-			parsed, err := parser.Parse(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := *parsed.(*cron.SpecSchedule)
+			s := mustSpec(t, spec)
 			wall, ok := wallGaps(s)
 			if !ok {
 				t.Fatalf("%q never runs", spec)
@@ -307,11 +309,7 @@ func TestChangeGapsMeasuresAlikeChangesOnce(t *testing.T) {
 func TestDayGapsKeptPerDays(t *testing.T) {
 	for _, spec := range []string{"0 1 * * 1-5", "59 23 * * 0", "0 0 15 * 0", "30 12 * * 0", "7 3 15 * *", "0 0 15 2 *",
 		"5 4 31 * *", "0 0 29 2 *", "0 22 1,15 * *", "0 0 30 2 *", "0 1 * * 1-5", "0 0 15 * 0", "0 0 1-31 * 0"} {
-		parsed, err := parser.Parse(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := *parsed.(*cron.SpecSchedule)
+		s := mustSpec(t, spec)
 		s.Location = time.UTC
 		l1, s1, ok1 := dayGaps(s)
 		l2, s2, ok2 := walkDays(s)
