@@ -32,14 +32,3 @@ func DrillNouns() []string {
 	}
 	return out
 }
-
-// The kinds whose backups are drilled: the compiler checks each has every
-// method a drill needs (the planner finds them by plan.DrillKind alone).
-var (
-	_ DrillKind = postgresDump{}
-	_ DrillKind = mariadbDump{}
-	_ DrillKind = redisRDB{}
-	_ DrillKind = bucketMirror{}
-	_ DrillKind = offsiteCopy{}
-	_ DrillKind = execExport{}
-)
