@@ -59,8 +59,8 @@ type Gaps struct {
 
 // Analyze computes a schedule's gaps in loc. It first measures them on
 // the wall clock (as if the zone had no daylight-saving time), then
-// measures, with the cron library in loc, every gap that contains an offset
-// change of the zone: a spring-forward change shortens a gap by the change
+// measures, with the cron library in loc, the gaps that contain an offset
+// change of the zone (each kind of change once, see changeGaps): a spring-forward change shortens a gap by the change
 // or, for a run in the skipped hour, drops the run; a fall-back change
 // lengthens it. The RPO is the longest of both, the interval the shortest
 // (an upper and a lower bound: exact unless every longest wall-clock gap
@@ -232,7 +232,7 @@ var dayGapsCache sync.Map // runDays -> dayGapsResult
 // the cron library over a week or the cycle.
 func walkDays(s cron.SpecSchedule) (longest, shortest time.Duration, ok bool) {
 	end := cycleStart.AddDate(0, 0, 14)
-	if !allBits(s.Dom, 1, 31) || !allBits(s.Month, 1, 12) {
+	if !weekly(s) {
 		end = cycleEnd
 	}
 	var prev time.Time

@@ -251,9 +251,7 @@ func sameContent(file string, want []byte, buf *[]byte) (bool, error) {
 	}
 	// One byte more than want: a file that grew since Stat is not the same.
 	n, err := io.ReadFull(f, (*buf)[:len(want)+1])
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-	case err != nil:
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return false, err
 	}
 	return n == len(want) && bytes.Equal((*buf)[:n], want), nil
